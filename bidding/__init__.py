@@ -1,0 +1,1 @@
+"""Tenders, their lifecycle, registrations, bids, opening and award."""

@@ -1,0 +1,1 @@
+"""Collusion detectors, relationship graph and case files (a later issue)."""

@@ -1,0 +1,1 @@
+"""Assembles the application, the CLI and the jobs. Nothing imports this package."""

@@ -1,0 +1,27 @@
+"""Which model modules make up the platform's database (one Tortoise app per package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernel import db
+from kernel.settings import Settings
+
+APPS: dict[str, list[str]] = {
+    "kernel": ["kernel.accounts.models", "kernel.audit.models"],
+    "bidding": ["bidding.models"],
+}
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return db.tortoise_config(settings.database_url, APPS)
+
+
+# For the `tortoise` command line (makemigrations): TORTOISE_ORM=ebid.config.TORTOISE_ORM
+def _from_env() -> dict[str, Any]:
+    from kernel.settings import from_env
+
+    return tortoise_config(from_env())
+
+
+TORTOISE_ORM = _from_env()

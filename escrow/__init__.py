@@ -1,0 +1,1 @@
+"""Bid deposits behind random codes, bank statements and refunds (a later issue)."""

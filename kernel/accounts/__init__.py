@@ -1,0 +1,1 @@
+"""Accounts: organisations, users, roles, sessions, login throttling, notifications."""

@@ -1,0 +1,1 @@
+"""Expert pool, random draw and remote scoring (a later issue)."""

@@ -1,0 +1,1 @@
+"""Certificates, signatures, sealed bids, receipts and their log (a later issue)."""
