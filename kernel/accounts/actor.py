@@ -17,7 +17,7 @@ class Actor:
 
     @property
     def label(self) -> str:
-        return self.username if self.user_id is not None else "public"
+        return self.username or "public"
 
     @property
     def is_anonymous(self) -> bool:
