@@ -1,0 +1,55 @@
+"""The transition table: every transition from each allowed state, and refusals elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from bidding import states
+from bidding.models import TenderStatus as S
+from kernel.errors import TransitionNotAllowed
+
+EXPECTED = {
+    ("publish", S.DRAFT): S.PUBLISHED,
+    ("suspend", S.PUBLISHED): S.SUSPENDED,
+    ("resume", S.SUSPENDED): S.PUBLISHED,
+    ("open", S.PUBLISHED): S.OPENED,
+    ("fail", S.PUBLISHED): S.FAILED,
+    ("publish_candidates", S.OPENED): S.PUBLICITY,
+    ("award", S.PUBLICITY): S.AWARDED,
+    ("register_contract", S.AWARDED): S.CONTRACTED,
+    ("close", S.AWARDED): S.CLOSED,
+    ("close", S.CONTRACTED): S.CLOSED,
+}
+
+
+@pytest.mark.parametrize("action", sorted(states.TRANSITIONS))
+@pytest.mark.parametrize("status", list(S))
+def test_every_transition_from_every_state(action: str, status: S) -> None:
+    if (action, status) in EXPECTED:
+        assert states.target(status, action) == EXPECTED[(action, status)]
+    else:
+        with pytest.raises(TransitionNotAllowed) as info:
+            states.target(status, action)
+        assert status.value in info.value.message("en")
+
+
+def test_table_has_no_transition_the_tests_do_not_know() -> None:
+    table = {(a, s) for a, (sources, _) in states.TRANSITIONS.items() for s in sources}
+    assert table == set(EXPECTED)
+
+
+def test_closed_and_failed_are_final_except_rerun() -> None:
+    for action, (sources, _) in states.TRANSITIONS.items():
+        assert S.CLOSED not in sources, action
+        assert S.FAILED not in sources, action
+    assert states.ALLOWED_IN["rerun"] == {S.FAILED}
+
+
+def test_bids_only_before_the_opening() -> None:
+    assert states.ALLOWED_IN["submit_bid"] == {S.PUBLISHED, S.SUSPENDED}
+    with pytest.raises(TransitionNotAllowed):
+        states.check_allowed(S.OPENED, "submit_bid")
+
+
+def test_sealed_until_the_opening() -> None:
+    assert {s for s in S if states.is_sealed(s)} == {S.DRAFT, S.PUBLISHED, S.SUSPENDED}
