@@ -127,7 +127,7 @@ class Lot(Model):
 
     class Meta:
         table = "bidding_lot"
-        unique_together = (("tender", "number"),)
+        unique_together = (("tender_id", "number"),)
 
 
 class RoomBooking(Model):
@@ -157,7 +157,7 @@ class Invitation(Model):
 
     class Meta:
         table = "bidding_invitation"
-        unique_together = (("tender", "organization_id"),)
+        unique_together = (("tender_id", "organization_id"),)
 
 
 class TenderDocument(Model):
@@ -175,7 +175,7 @@ class TenderDocument(Model):
 
     class Meta:
         table = "bidding_tender_document"
-        unique_together = (("tender", "version"),)
+        unique_together = (("tender_id", "version"),)
 
 
 class Registration(Model):
@@ -194,7 +194,7 @@ class Registration(Model):
 
     class Meta:
         table = "bidding_registration"
-        unique_together = (("tender", "organization_id"),)
+        unique_together = (("tender_id", "organization_id"),)
 
 
 class Download(Model):
@@ -236,7 +236,7 @@ class Bid(Model):
 
     class Meta:
         table = "bidding_bid"
-        indexes = (("tender", "lot", "status"),)
+        indexes = (("tender_id", "lot_id", "status"),)
 
 
 class Notice(Model):
@@ -288,7 +288,7 @@ class Clarification(Model):
 
     class Meta:
         table = "bidding_clarification"
-        unique_together = (("tender", "number"),)
+        unique_together = (("tender_id", "number"),)
 
 
 class Objection(Model):
@@ -314,7 +314,7 @@ class OpeningRecord(Model):
     tender: fields.OneToOneRelation[Tender] = fields.OneToOneField(
         "bidding.Tender", related_name="opening_record", on_delete=fields.CASCADE
     )
-    rows = fields.JSONField()
+    rows: list = fields.JSONField()  # type: ignore[assignment]
     sha256 = fields.CharField(max_length=64)
     created_at = fields.DatetimeField()
 
@@ -338,7 +338,7 @@ class Ranking(Model):
 
     class Meta:
         table = "bidding_ranking"
-        unique_together = (("lot", "rank"), ("lot", "bid"))
+        unique_together = (("lot_id", "rank"), ("lot_id", "bid_id"))
 
 
 class Award(Model):

@@ -21,7 +21,6 @@ from starlette.testclient import TestClient
 from tortoise import Tortoise, connections
 
 from ebid.app import create_app
-from ebid.config import tortoise_config
 from ebid.migrate import migrate
 from kernel.clock import FixedClock
 from kernel.settings import Settings
@@ -35,22 +34,37 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgres://", "postgresql://"))
 
 
-async def _reset_schema(url: str) -> None:
-    if is_postgres(url):
-        await Tortoise.init(config=tortoise_config(Settings(database_url=url)))
-        conn = connections.get("default")
-        await conn.execute_script("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        await Tortoise.close_connections()
-    await migrate(Settings(database_url=url))
+async def _postgres_schema(base_url: str, schema: str, *, create: bool) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(base_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if create:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = os.environ.get("EBID_TEST_DATABASE_URL") or (
-        f"sqlite://{tmp_path_factory.mktemp('db')}/test.sqlite3"
-    )
-    asyncio.run(_reset_schema(url))
-    return url
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for this test run.
+
+    On PostgreSQL each run gets its own schema, so several runs (a developer's and CI's, or
+    parallel sessions) can share the ``test`` database without clobbering each other.
+    """
+    base = os.environ.get("EBID_TEST_DATABASE_URL", "")
+    if is_postgres(base):
+        schema = f"ebid_test_{os.getpid()}"
+        asyncio.run(_postgres_schema(base, schema, create=True))
+        url = f"{base}{'&' if '?' in base else '?'}schema={schema}"
+        asyncio.run(migrate(Settings(database_url=url)))
+        yield url
+        asyncio.run(_postgres_schema(base, schema, create=False))
+    else:
+        url = f"sqlite://{tmp_path_factory.mktemp('db')}/test.sqlite3"
+        asyncio.run(migrate(Settings(database_url=url)))
+        yield url
 
 
 async def wipe_tables() -> None:

@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
                 ('moved_deadline_from', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('moved_deadline_to', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_clarification', 'app': 'bidding', 'unique_together': (('tender', 'number'),), 'pk_attr': 'id'},
+            options={'table': 'bidding_clarification', 'app': 'bidding', 'unique_together': (('tender_id', 'number'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -81,7 +81,7 @@ class Migration(migrations.Migration):
                 ('organization_id', fields.IntField()),
                 ('invited_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_invitation', 'app': 'bidding', 'unique_together': (('tender', 'organization_id'),), 'pk_attr': 'id', 'table_description': 'Invited tendering: only these organisations may register.'},
+            options={'table': 'bidding_invitation', 'app': 'bidding', 'unique_together': (('tender_id', 'organization_id'),), 'pk_attr': 'id', 'table_description': 'Invited tendering: only these organisations may register.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -94,7 +94,7 @@ class Migration(migrations.Migration):
                 ('estimate', fields.DecimalField(max_digits=16, decimal_places=2)),
                 ('failed', fields.BooleanField(default=False)),
             ],
-            options={'table': 'bidding_lot', 'app': 'bidding', 'unique_together': (('tender', 'number'),), 'pk_attr': 'id'},
+            options={'table': 'bidding_lot', 'app': 'bidding', 'unique_together': (('tender_id', 'number'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -160,7 +160,7 @@ class Migration(migrations.Migration):
                 ('deposit_status', fields.CharEnumField(default=DepositStatus.UNKNOWN, description='UNKNOWN: unknown\nRECEIVED: received\nNOT_RECEIVED: not_received', enum_type=DepositStatus, max_length=16)),
                 ('deposit_recorded_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_registration', 'app': 'bidding', 'unique_together': (('tender', 'organization_id'),), 'pk_attr': 'id', 'table_description': '投标报名. Sealed: only the bidder itself sees it before the opening.'},
+            options={'table': 'bidding_registration', 'app': 'bidding', 'unique_together': (('tender_id', 'organization_id'),), 'pk_attr': 'id', 'table_description': '投标报名. Sealed: only the bidder itself sees it before the opening.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -182,7 +182,7 @@ class Migration(migrations.Migration):
                 ('submitted_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('ended_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_bid', 'app': 'bidding', 'indexes': [Index(fields=['tender', 'lot', 'status'])], 'pk_attr': 'id'},
+            options={'table': 'bidding_bid', 'app': 'bidding', 'indexes': [Index(fields=['tender_id', 'lot_id', 'status'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -209,7 +209,7 @@ class Migration(migrations.Migration):
                 ('score', fields.DecimalField(null=True, max_digits=8, decimal_places=2)),
                 ('entered_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_ranking', 'app': 'bidding', 'unique_together': (('lot', 'rank'), ('lot', 'bid')), 'pk_attr': 'id', 'table_description': 'The ranking of one lot by the evaluation committee, entered by the agency.'},
+            options={'table': 'bidding_ranking', 'app': 'bidding', 'unique_together': (('lot_id', 'rank'), ('lot_id', 'bid_id')), 'pk_attr': 'id', 'table_description': 'The ranking of one lot by the evaluation committee, entered by the agency.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -237,7 +237,7 @@ class Migration(migrations.Migration):
                 ('note', fields.CharField(default='', max_length=300)),
                 ('uploaded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'bidding_tender_document', 'app': 'bidding', 'unique_together': (('tender', 'version'),), 'pk_attr': 'id'},
+            options={'table': 'bidding_tender_document', 'app': 'bidding', 'unique_together': (('tender_id', 'version'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,0 +1,110 @@
+"""Refusals of the bidding domain. Messages go to whoever asked: before the opening they must
+never name another bidder or reveal how many registered or bid."""
+
+from __future__ import annotations
+
+from kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+
+__all__ = [
+    "AlreadyRegistered",
+    "BidNotFound",
+    "DeadlinePassed",
+    "DocumentsRequired",
+    "InvalidInput",
+    "NotAllowedForTender",
+    "NotFound",
+    "NotInvited",
+    "NotRegistered",
+    "ObjectionWindowClosed",
+    "ObjectionsPending",
+    "PermissionDenied",
+    "PublicityNotOver",
+    "RankingIncomplete",
+    "RoomDoubleBooked",
+    "TenderNotFound",
+    "TooEarly",
+]
+
+
+class TenderNotFound(NotFound):
+    code = "tender_not_found"
+    zh = "招标项目不存在"
+    en = "Tender not found"
+
+
+class BidNotFound(NotFound):
+    code = "bid_not_found"
+    zh = "投标文件不存在"
+    en = "Bid not found"
+
+
+class NotAllowedForTender(PermissionDenied):
+    code = "not_your_tender"
+    zh = "该招标项目不由您负责"
+    en = "This tender is not run by your organisation"
+
+
+class DeadlinePassed(DomainError):
+    code = "deadline_passed"
+    zh = "投标截止时间（{deadline}）已过，不再接受投标文件"
+    en = "The bid deadline ({deadline}) has passed; no more bids are accepted"
+
+
+class TooEarly(DomainError):
+    code = "too_early"
+    zh = "尚未到{what}的时间（{when}）"
+    en = "It is too early to {what_en} (from {when})"
+
+
+class NotRegistered(DomainError):
+    code = "not_registered"
+    zh = "请先报名该招标项目"
+    en = "Register for this tender first"
+
+
+class AlreadyRegistered(DomainError):
+    code = "already_registered"
+    zh = "您已报名该招标项目"
+    en = "You have already registered for this tender"
+
+
+class NotInvited(PermissionDenied):
+    code = "not_invited"
+    zh = "该项目为邀请招标，您的单位未受邀请"
+    en = "This is an invited tender and your organisation was not invited"
+
+
+class DocumentsRequired(DomainError):
+    code = "documents_required"
+    zh = "发布公告前须上传招标文件"
+    en = "Upload the tender documents before publishing"
+
+
+class RoomDoubleBooked(DomainError):
+    code = "room_double_booked"
+    zh = "开标室“{room}”在 {start} 至 {end} 已被预约"
+    en = "Opening room '{room}' is already booked from {start} to {end}"
+
+
+class ObjectionsPending(DomainError):
+    code = "objections_pending"
+    zh = "尚有未答复的异议，须先答复"
+    en = "There are unanswered objections; answer them first"
+
+
+class ObjectionWindowClosed(DomainError):
+    code = "objection_window_closed"
+    zh = "当前不在可提出此类异议的期间内"
+    en = "Objections of this kind cannot be raised at this time"
+
+
+class PublicityNotOver(DomainError):
+    code = "publicity_not_over"
+    zh = "中标候选人公示期至 {ends} 结束，结束前不得发出中标通知书"
+    en = "The candidates' publicity period runs until {ends}; the award must wait"
+
+
+class RankingIncomplete(DomainError):
+    code = "ranking_incomplete"
+    zh = "标段“{lot}”尚未录入评标排名"
+    en = "Lot '{lot}' has no evaluation ranking yet"

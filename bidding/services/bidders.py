@@ -1,0 +1,283 @@
+"""The bidder's side: register, download the documents, submit, replace or withdraw a bid,
+raise objections."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from starlette.datastructures import UploadFile
+from tortoise.transactions import in_transaction
+
+from bidding import rules as statute
+from bidding import states
+from bidding.exceptions import (
+    AlreadyRegistered,
+    BidNotFound,
+    DeadlinePassed,
+    InvalidInput,
+    NotInvited,
+    NotRegistered,
+    ObjectionWindowClosed,
+)
+from bidding.models import (
+    Bid,
+    BidStatus,
+    Download,
+    Invitation,
+    Lot,
+    Method,
+    Objection,
+    ObjectionStage,
+    Registration,
+    Tender,
+    TenderDocument,
+    TenderStatus,
+)
+from bidding.services.common import (
+    audit,
+    local,
+    lock_tender,
+    require_bidder,
+    rules_of,
+    share_lock_tender,
+    transition,
+)
+from kernel.accounts import services as accounts
+from kernel.accounts.actor import SYSTEM, Actor
+from kernel.context import Context
+from kernel.errors import NotFound
+
+
+def _check_deadline(ctx: Context, tender: Tender) -> None:
+    # The server clock decides, whatever the status says: the scheduler may lag behind.
+    if ctx.clock.now() >= tender.deadline_at:
+        raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
+
+
+async def register(ctx: Context, *, actor: Actor, tender_id: int) -> Registration:
+    """Register for a tender (报名). Sealed until the opening."""
+    org_id = require_bidder(actor)
+    async with in_transaction():
+        tender = await share_lock_tender(tender_id)
+        states.check_allowed(tender.status, "register")
+        _check_deadline(ctx, tender)
+        if tender.method == Method.INVITED and not await Invitation.filter(
+            tender_id=tender.id, organization_id=org_id
+        ).exists():
+            raise NotInvited()
+        if await Registration.filter(tender_id=tender.id, organization_id=org_id).exists():
+            raise AlreadyRegistered()
+        registration = await Registration.create(
+            tender=tender, organization_id=org_id, registered_at=ctx.clock.now()
+        )
+        await audit(
+            ctx, actor=actor, action="bidding:registration:created", tender_id=tender.id,
+            object_type="registration", object_id=registration.id, sealed=True,
+            after={"organization_id": org_id},
+        )
+    return registration
+
+
+async def _registration(tender_id: int, org_id: int) -> Registration:
+    registration = await Registration.get_or_none(tender_id=tender_id, organization_id=org_id)
+    if registration is None:
+        raise NotRegistered()
+    return registration
+
+
+async def download_document(
+    ctx: Context, *, actor: Actor, tender_id: int, document_id: int
+) -> TenderDocument:
+    """Record a registered bidder's download and return the document to stream."""
+    org_id = require_bidder(actor)
+    tender = await Tender.get_or_none(id=tender_id)
+    if tender is None:
+        raise NotFound()
+    doc = await TenderDocument.get_or_none(id=document_id, tender_id=tender_id)
+    if doc is None:
+        raise NotFound()
+    async with in_transaction():
+        registration = await _registration(tender_id, org_id)
+        download = await Download.create(
+            registration=registration, document=doc, downloaded_at=ctx.clock.now()
+        )
+        await audit(
+            ctx, actor=actor, action="bidding:document:downloaded", tender_id=tender_id,
+            object_type="download", object_id=download.id, sealed=True,
+            after={"document_id": doc.id, "version": doc.version, "sha256": doc.sha256},
+        )
+    return doc
+
+
+def _price(value: str) -> Decimal:
+    try:
+        price = Decimal(str(value).replace(",", "").strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput("price", "must be an amount in yuan", "投标报价须为金额（元）") from None
+    if not price.is_finite() or price <= 0 or price > Decimal("1e13"):
+        raise InvalidInput("price", "must be a positive amount", "投标报价须大于零")
+    return price.quantize(Decimal("0.01"))
+
+
+async def submit_bid(
+    ctx: Context,
+    *,
+    actor: Actor,
+    tender_id: int,
+    lot_number: int,
+    upload: UploadFile,
+    price: str,
+    duration_days: str = "",
+    quality: str = "",
+    project_manager: str = "",
+) -> Bid:
+    """Upload a bid before the deadline; a later upload replaces the earlier one."""
+    org_id = require_bidder(actor)
+    price_value = _price(price)
+    duration = None
+    if duration_days.strip():
+        if not duration_days.strip().isdigit() or not 0 < int(duration_days) < 10000:
+            raise InvalidInput("duration_days", "must be a whole number of days",
+                               "工期须为天数（正整数）")
+        duration = int(duration_days)
+    tender = await Tender.get_or_none(id=tender_id)
+    if tender is None:
+        raise NotFound()
+    # Cheap checks before storing the file; all are repeated under the lock below.
+    _check_deadline(ctx, tender)
+    states.check_allowed(tender.status, "submit_bid")
+    await _registration(tender_id, org_id)
+    lot = await Lot.get_or_none(tender_id=tender_id, number=lot_number)
+    if lot is None:
+        raise InvalidInput("lot", "no such lot", "标段不存在")
+    filename = (upload.filename or "").strip().replace("/", "_").replace("\\", "_")
+    if not filename:
+        raise InvalidInput("file", "choose the bid file", "请选择投标文件")
+    blob = await ctx.blobs.put_upload(upload, max_bytes=ctx.settings.max_upload_bytes)
+    if blob.size == 0:
+        raise InvalidInput("file", "the file is empty", "文件为空")
+    async with in_transaction():
+        tender = await share_lock_tender(tender_id)
+        states.check_allowed(tender.status, "submit_bid")
+        _check_deadline(ctx, tender)
+        registration = await Registration.filter(
+            tender_id=tender_id, organization_id=org_id
+        ).select_for_update().first()
+        if registration is None:
+            raise NotRegistered()
+        now = ctx.clock.now()
+        previous = await Bid.filter(
+            registration_id=registration.id, lot_id=lot.id, status=BidStatus.SUBMITTED
+        ).all()
+        for old in previous:
+            old.status = BidStatus.SUPERSEDED
+            old.ended_at = now
+            await old.save(update_fields=["status", "ended_at"])
+        bid = await Bid.create(
+            tender_id=tender_id, lot=lot, registration=registration, organization_id=org_id,
+            filename=filename[:255], sha256=blob.sha256, size=blob.size, price=price_value,
+            duration_days=duration, quality=quality.strip()[:100],
+            project_manager=project_manager.strip()[:100], submitted_at=now,
+        )
+        await audit(
+            ctx, actor=actor, action="bidding:bid:submitted", tender_id=tender_id,
+            object_type="bid", object_id=bid.id, sealed=True,
+            after={"lot": lot.number, "sha256": blob.sha256, "size": blob.size,
+                   "replaces": [old.id for old in previous]},
+        )
+    return bid
+
+
+async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: int) -> Bid:
+    """Withdraw one's current bid before the deadline."""
+    org_id = require_bidder(actor)
+    async with in_transaction():
+        tender = await share_lock_tender(tender_id)
+        states.check_allowed(tender.status, "withdraw_bid")
+        _check_deadline(ctx, tender)
+        bid = await Bid.filter(
+            id=bid_id, tender_id=tender_id, organization_id=org_id
+        ).select_for_update().first()
+        if bid is None or bid.status != BidStatus.SUBMITTED:
+            raise BidNotFound()
+        bid.status = BidStatus.WITHDRAWN
+        bid.ended_at = ctx.clock.now()
+        await bid.save(update_fields=["status", "ended_at"])
+        await audit(
+            ctx, actor=actor, action="bidding:bid:withdrawn", tender_id=tender_id,
+            object_type="bid", object_id=bid.id, sealed=True,
+        )
+    return bid
+
+
+async def raise_objection(
+    ctx: Context, *, actor: Actor, tender_id: int, stage: str, text: str
+) -> Objection:
+    """Raise an objection (异议): to the documents before the deadline (suspends the tender
+    until answered), at the opening, or to the candidates during their publicity."""
+    org_id = require_bidder(actor)
+    text = text.strip()
+    if not 10 <= len(text) <= 10000:
+        raise InvalidInput(
+            "text", "needs 10 to 10000 characters", "异议内容须为 10 至 10000 个字符"
+        )
+    try:
+        stage_value = ObjectionStage(stage)
+    except ValueError:
+        raise InvalidInput("stage", "unknown kind of objection", "异议类型无效") from None
+    async with in_transaction():
+        tender = await lock_tender(tender_id)
+        now = ctx.clock.now()
+        if stage_value == ObjectionStage.DOCUMENTS:
+            # Any signed-up bidder may object to the documents, registered or not, so an
+            # objection reveals nothing about who registered.
+            states.check_allowed(tender.status, "object_documents")
+            statute.check_documents_objection(
+                rules_of(tender), ctx.calendar, now, tender.deadline_at, ctx.tz
+            )
+        elif stage_value == ObjectionStage.OPENING:
+            states.check_allowed(tender.status, "object_opening")
+            await _registration(tender_id, org_id)
+        else:
+            states.check_allowed(tender.status, "object_candidates")
+            await _registration(tender_id, org_id)
+            if tender.publicity_ends_at and now > tender.publicity_ends_at:
+                raise ObjectionWindowClosed()
+        objection = await Objection.create(
+            tender=tender, stage=stage_value, organization_id=org_id, text=text, raised_at=now
+        )
+        await audit(
+            ctx, actor=actor, action="bidding:objection:raised", tender_id=tender_id,
+            object_type="objection", object_id=objection.id,
+            sealed=stage_value == ObjectionStage.DOCUMENTS,
+            after={"stage": stage_value.value, "text": text},
+        )
+        if stage_value == ObjectionStage.DOCUMENTS and tender.status == TenderStatus.PUBLISHED:
+            # Recorded as the system's act: the objector's name would reveal a bidder.
+            await transition(
+                ctx, tender, "suspend", actor=SYSTEM,
+                detail={"objection_id": objection.id,
+                        "answer_due": statute.objection_answer_due(
+                            rules_of(tender), ctx.calendar, now, ctx.tz).isoformat()},
+            )
+        org_ids = [tender.agency_id]
+        await accounts.notify(
+            ctx, organization_ids=org_ids, title=f"【异议】{tender.title}", body=text,
+            link=f"/tenders/{tender.id}",
+        )
+    return objection
+
+
+async def read_bid_file(ctx: Context, *, actor: Actor, bid_id: int) -> Bid:
+    """Give a bid file to its bidder, or to the agency and supervisors after the opening;
+    every read is audited (sealed while the tender is)."""
+    from bidding.services.queries import bid_for_owner
+
+    bid = await bid_for_owner(actor, bid_id)
+    async with in_transaction():
+        await audit(
+            ctx, actor=actor, action="bidding:bid:read", tender_id=bid.tender.id,
+            object_type="bid", object_id=bid.id, sealed=states.is_sealed(bid.tender.status),
+            detail={"sha256": bid.sha256},
+        )
+    return bid

@@ -1,0 +1,157 @@
+"""Helpers shared by the bidding services: locking, ownership checks, audit snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise.connection import connections
+
+from bidding import states
+from bidding.exceptions import NotAllowedForTender, TenderNotFound
+from bidding.models import Tender, TenderStatus
+from bidding.rules import ProcedureRules, rules_for
+from kernel.accounts.actor import Actor
+from kernel.accounts.models import Role
+from kernel.context import Context
+from kernel.errors import PermissionDenied
+
+
+def scope(tender_id: int) -> str:
+    return f"tender:{tender_id}"
+
+
+def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The audited view of a row: the named fields, JSON-friendly."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        out[name] = value
+    return out
+
+
+TENDER_FIELDS = (
+    "code", "title", "category", "method", "status", "tenderer_name", "estimate",
+    "price_ceiling", "deposit", "deadline_at", "issued_at", "issue_ends_at", "opened_at",
+    "publicity_starts_at", "publicity_ends_at", "awarded_at", "closed_at", "version",
+)
+
+
+async def lock_tender(tender_id: int) -> Tender:
+    """Load a tender FOR UPDATE (PostgreSQL); call inside a transaction."""
+    tender = await Tender.filter(id=tender_id).select_for_update().first()
+    if tender is None:
+        raise TenderNotFound()
+    return tender
+
+
+async def share_lock_tender(tender_id: int) -> Tender:
+    """Load a tender with a KEY SHARE lock: concurrent submissions proceed side by side, but
+    the opening (FOR UPDATE) waits for them and they wait for it (PostgreSQL)."""
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(
+            "SELECT id FROM bidding_tender WHERE id = $1 FOR KEY SHARE", [tender_id]
+        )
+    tender = await Tender.get_or_none(id=tender_id)
+    if tender is None:
+        raise TenderNotFound()
+    return tender
+
+
+def require_agency(actor: Actor, tender: Tender) -> None:
+    if not actor.has(Role.AGENCY):
+        raise PermissionDenied()
+    if actor.organization_id != tender.agency_id:
+        raise NotAllowedForTender()
+
+
+def require_bidder(actor: Actor) -> int:
+    if not actor.has(Role.BIDDER) or actor.organization_id is None:
+        raise PermissionDenied()
+    return actor.organization_id
+
+
+def rules_of(tender: Tender) -> ProcedureRules:
+    return rules_for(tender.method.value)
+
+
+def local(ctx: Context, at: datetime) -> str:
+    return at.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M")
+
+
+async def transition(
+    ctx: Context,
+    tender: Tender,
+    action: str,
+    *,
+    actor: Actor,
+    detail: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | None = None,
+) -> Tender:
+    """Check the table, apply the new status and ``changes``, save, and audit — all inside the
+    caller's transaction. The only place a tender's status is written."""
+    to = states.target(tender.status, action)
+    before = snapshot(tender, TENDER_FIELDS)
+    tender.status = to
+    for key, value in (changes or {}).items():
+        setattr(tender, key, value)
+    tender.version += 1
+    tender.updated_at = ctx.clock.now()
+    await tender.save()
+    await ctx.audit.record(
+        at=ctx.clock.now(),
+        actor=actor,
+        action=f"bidding:tender:{action}",
+        object_type="tender",
+        object_id=tender.id,
+        before=before,
+        after=snapshot(tender, TENDER_FIELDS),
+        scope=scope(tender.id),
+        detail=detail,
+    )
+    return tender
+
+
+async def audit(
+    ctx: Context,
+    *,
+    actor: Actor,
+    action: str,
+    tender_id: int,
+    object_type: str,
+    object_id: int | str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    sealed: bool = False,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    await ctx.audit.record(
+        at=ctx.clock.now(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        scope=scope(tender_id),
+        sealed=sealed,
+        detail=detail,
+    )
+
+
+def sealed(tender: Tender) -> bool:
+    return tender.status in states.SEALED_STATES
+
+
+__all__ = ["TenderStatus"]

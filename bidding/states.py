@@ -1,0 +1,62 @@
+"""The tender state machine: one table of allowed transitions, and the states in which the
+other actions are allowed. Pure: no database access (STYLE.md rule 3)."""
+
+from __future__ import annotations
+
+from bidding.models import TenderStatus as S
+from kernel.errors import TransitionNotAllowed
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[S], S]] = {
+    "publish": (frozenset({S.DRAFT}), S.PUBLISHED),
+    "suspend": (frozenset({S.PUBLISHED}), S.SUSPENDED),
+    "resume": (frozenset({S.SUSPENDED}), S.PUBLISHED),
+    "open": (frozenset({S.PUBLISHED}), S.OPENED),
+    "fail": (frozenset({S.PUBLISHED}), S.FAILED),
+    "publish_candidates": (frozenset({S.OPENED}), S.PUBLICITY),
+    "award": (frozenset({S.PUBLICITY}), S.AWARDED),
+    "register_contract": (frozenset({S.AWARDED}), S.CONTRACTED),
+    "close": (frozenset({S.AWARDED, S.CONTRACTED}), S.CLOSED),
+}
+
+# Actions that do not change the status but are allowed only in some states.
+ALLOWED_IN: dict[str, frozenset[S]] = {
+    "edit": frozenset({S.DRAFT}),
+    "upload_document": frozenset({S.DRAFT, S.PUBLISHED, S.SUSPENDED}),
+    "invite": frozenset({S.DRAFT, S.PUBLISHED}),
+    "clarify": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "postpone": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "register": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "download": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "ask": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "submit_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "withdraw_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "object_documents": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    "object_opening": frozenset({S.OPENED}),
+    "object_candidates": frozenset({S.PUBLICITY}),
+    "answer_objection": frozenset(S),
+    "record_deposit": frozenset({S.OPENED, S.FAILED}),
+    "enter_ranking": frozenset({S.OPENED}),
+    "file_report": frozenset({S.AWARDED, S.CONTRACTED}),
+    "rerun": frozenset({S.FAILED}),
+}
+
+# Before this, who registered or bid (and how many) is sealed. FAILED has had its opening.
+SEALED_STATES = frozenset({S.DRAFT, S.PUBLISHED, S.SUSPENDED})
+
+
+def target(status: S, action: str) -> S:
+    """The state ``action`` leads to from ``status``, or TransitionNotAllowed."""
+    sources, to = TRANSITIONS[action]
+    if status not in sources:
+        raise TransitionNotAllowed(state=status.value, action=action)
+    return to
+
+
+def check_allowed(status: S, action: str) -> None:
+    if status not in ALLOWED_IN[action]:
+        raise TransitionNotAllowed(state=status.value, action=action)
+
+
+def is_sealed(status: S) -> bool:
+    return status in SEALED_STATES

@@ -1,0 +1,1 @@
+"""HTML views: thin — parse, call one service, render or redirect."""

@@ -1,0 +1,121 @@
+"""The ``ebid`` command: serve, demo, db migrate, audit verify, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from kernel.settings import Settings, from_env
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from ebid.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = from_env()
+    if args.migrate:
+        from ebid.migrate import migrate
+
+        asyncio.run(migrate(settings))
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ebid.demo import build_demo
+
+    settings = from_env()
+    if "EBID_DATABASE_URL" not in __import__("os").environ:
+        settings = settings.with_(database_url="sqlite://./ebid-demo.sqlite3",
+                                  data_dir=Path("ebid-demo-data"))
+    logins = asyncio.run(build_demo(settings, reset=args.reset))
+    print("Demo data ready. Logins (username / password):")
+    for role, username, password in logins:
+        print(f"  {role:<11} {username:<16} {password}")
+    print(f"Serving on http://{args.host}:{args.port}/")
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from ebid.migrate import migrate
+
+    asyncio.run(migrate(from_env()))
+    print("migrations applied")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from ebid.audit import verify
+
+    ok, lines = asyncio.run(verify(from_env()))
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    from ebid.audit import checkpoint
+
+    print(asyncio.run(checkpoint(from_env())))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ebid.worker import run_worker
+
+    asyncio.run(run_worker(from_env()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ebid", description="Public-resource e-bidding platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="fill a database with demo data and serve it")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--reset", action="store_true", help="start from an empty database")
+    demo.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("migrate", help="apply migrations").set_defaults(func=cmd_migrate)
+
+    audit = sub.add_parser("audit", help="audit trail commands")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain and checkpoints").set_defaults(
+        func=cmd_audit_verify
+    )
+    audit_sub.add_parser("checkpoint", help="write a signed checkpoint now").set_defaults(
+        func=cmd_audit_checkpoint
+    )
+
+    worker = sub.add_parser("worker", help="run background jobs (PostgreSQL job queue)")
+    worker.set_defaults(func=cmd_worker)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

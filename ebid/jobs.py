@@ -1,0 +1,61 @@
+"""Background work: the deadline scheduler now, analysis jobs later.
+
+``tick`` is idempotent and reads only the clock and the database, so running it late (after a
+restart) simply catches up, and running it on two machines at once is harmless: each state
+change locks its tender row and re-checks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bidding import services as bidding
+from kernel.context import Context
+
+log = logging.getLogger(__name__)
+
+
+async def tick(ctx: Context) -> dict[str, int]:
+    """Move every tender whose period has ended, then checkpoint the audit chain."""
+    moved = await bidding.advance_due(ctx)
+    await ctx.audit.checkpoint(at=ctx.clock.now())
+    return moved
+
+
+class InProcessRunner:
+    """Runs ``tick`` inside the web process: the embedded SQLite default needs no worker."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="ebid-scheduler")
+
+    async def _loop(self) -> None:
+        interval = self.ctx.settings.scheduler_interval_seconds
+        while True:
+            try:
+                moved = await tick(self.ctx)
+                if any(moved.values()):
+                    log.info("scheduler moved tenders: %s", moved)
+            except Exception:
+                log.exception("scheduler tick failed; retrying next interval")
+            await asyncio.sleep(interval)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def start_inprocess(ctx: Context) -> InProcessRunner | None:
+    """Start the in-process scheduler unless a separate worker does the work."""
+    if ctx.settings.job_backend != "inprocess":
+        return None
+    runner = InProcessRunner(ctx)
+    runner.start()
+    return runner
