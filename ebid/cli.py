@@ -69,6 +69,37 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    """Create the first centre admin; the password is read from the terminal or stdin."""
+    import getpass
+
+    from ebid.app import build_context
+    from ebid.config import tortoise_config
+    from kernel import db
+    from kernel.accounts import services as accounts
+    from kernel.errors import DomainError
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
+    settings = from_env()
+
+    async def create() -> None:
+        await db.init(tortoise_config(settings))
+        try:
+            await accounts.create_first_admin(
+                build_context(settings), username=args.username, password=password.strip()
+            )
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(create())
+    except DomainError as exc:
+        print(f"refused: {exc.message('en')}", file=sys.stderr)
+        return 1
+    print(f"admin {args.username} created")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from ebid.worker import run_worker
 
@@ -104,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint now").set_defaults(
         func=cmd_audit_checkpoint
     )
+
+    admin = sub.add_parser("admin", help="account commands")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create", help="create the first centre admin")
+    create.add_argument("username")
+    create.set_defaults(func=cmd_admin_create)
 
     worker = sub.add_parser("worker", help="run background jobs (PostgreSQL job queue)")
     worker.set_defaults(func=cmd_worker)
