@@ -1,0 +1,582 @@
+"""The whole life of a tender, clicked through in Chromium by the four roles.
+
+A real server runs in a subprocess (tests/browser/server_app.py) on its own database: a temporary
+SQLite file, or a throw-away PostgreSQL database next to EBID_TEST_DATABASE_URL. Only the first
+centre admin is seeded; everything else is done through the pages, as a person would: the admin
+opens the agency and supervisor accounts and an opening room, the agency registers and publishes
+the tender, three bidders sign up, register and bid, the deadline passes and the scheduler opens
+the tender, the supervisor reads the audit trail, the agency records the deposits, enters the
+ranking, publishes the candidates and awards, and the bidders and the public see the result.
+
+Time moves by rewriting the server's clock file; the test never sleeps, it reloads a page until
+the scheduler has acted (with a timeout). Each step leaves a full-page screenshot in
+test-artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
+
+from kernel.accounts.creditcode import make_code
+
+CHROMIUM = shutil.which("chromium")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="needs Debian's chromium on PATH (.ci/run installs it; Playwright's own "
+        "browser download does not work here)",
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_APP = Path(__file__).with_name("server_app.py")
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=BEIJING)  # a Monday, as in tests/conftest.py
+DEADLINE = datetime(2026, 3, 27, 9, 30, tzinfo=BEIJING)  # a Friday, 25 days later
+
+
+def beijing(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=BEIJING)
+
+
+PASSWORD = "Jiaoyi#2026pw"  # meets the policy and contains no username below
+
+TITLE = "城西污水处理厂提标改造工程施工"
+TENDERER = "城西水务投资有限公司"
+AGENCY_ORG = "城西招标代理有限公司"
+AUTHORITY_ORG = "城西区住房和城乡建设局"
+ROOM = "第一开标室"
+
+
+@dataclass(frozen=True)
+class Bidder:
+    n: int
+    name: str
+    price: str
+    manager: str
+
+    @property
+    def username(self) -> str:
+        return f"bidder{self.n}"
+
+    @property
+    def credit_code(self) -> str:
+        return make_code(f"browser-bidder-{self.n}")
+
+
+BIDDERS = (
+    Bidder(1, "城西建设集团有限公司", "10980000.00", "张工"),
+    Bidder(2, "江南路桥工程有限公司", "11050000.00", "李工"),
+    Bidder(3, "华东市政建设有限公司", "11100000.00", "王工"),
+)
+
+
+# --- the server under test --------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _database(tmp_path: Path) -> Iterator[str]:
+    """A database for this test alone: SQLite in tmp, or a fresh PostgreSQL database (the
+    conftest's session database stays untouched, so other tests are not disturbed)."""
+    base = os.environ.get("EBID_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite://{tmp_path}/browser.sqlite3"
+        return
+    import psycopg
+
+    name = f"test_browser_{os.getpid()}"
+    parts = urlsplit(base)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Server:
+    base_url: str
+    clock_file: Path
+
+    def set_clock(self, at: datetime) -> None:
+        """Move the server's time (read by tests/browser/server_app.py:FileClock)."""
+        tmp = self.clock_file.with_suffix(".tmp")
+        tmp.write_text(at.isoformat(), encoding="utf-8")
+        os.replace(tmp, self.clock_file)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    port = _free_port()
+    clock_file = tmp_path / "clock.txt"
+    live = Server(f"http://127.0.0.1:{port}", clock_file)
+    live.set_clock(T0)
+    log_path = tmp_path / "server.log"
+    with _database(tmp_path) as database_url, log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(SERVER_APP),
+                "--database-url",
+                database_url,
+                "--data-dir",
+                str(tmp_path / "data"),
+                "--clock-file",
+                str(clock_file),
+                "--port",
+                str(port),
+                "--admin-username",
+                "admin",
+                "--admin-password",
+                PASSWORD,
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(live, proc, log_path)
+            yield live
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            SHOTS.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, SHOTS.parent / "browser-server.log")
+
+
+def _wait_until_up(live: Server, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        if proc.poll() is not None:
+            pytest.fail(f"the server exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(live.url("/"), timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)  # polling for the server to come up, with a timeout
+    pytest.fail(f"the server did not come up in 60 s:\n{log_path.read_text()}")
+
+
+def upload(name: str, mime_type: str, content: str) -> FilePayload:
+    """A file as the person picks it in the file chooser."""
+    return {"name": name, "mimeType": mime_type, "buffer": content.encode()}
+
+
+# --- the walk ---------------------------------------------------------------------------------
+
+
+def test_tender_lifecycle_in_the_browser(server: Server) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("[0-9][0-9]-*.png"):
+        old.unlink()
+    counter = iter(range(1, 100))
+
+    def shot(page: Page, name: str) -> None:
+        page.screenshot(path=SHOTS / f"{next(counter):02d}-{name}.png", full_page=True)
+
+    def flash(page: Page, text: str) -> None:
+        expect(page.locator(".flash")).to_contain_text(text)
+
+    def status(page: Page, label: str) -> None:
+        expect(page.locator("h1 .badge")).to_have_text(label)
+
+    def reload_until(page: Page, text: str, timeout: float = 20) -> None:
+        """Reload until ``text`` shows: the scheduler acts on its own tick."""
+        give_up = time.monotonic() + timeout
+        while True:
+            page.reload()
+            if page.get_by_text(text, exact=True).count():
+                return
+            if time.monotonic() > give_up:
+                raise AssertionError(f"{text!r} did not appear on {page.url} in {timeout} s")
+            page.wait_for_timeout(250)
+
+    with sync_playwright() as pw:
+        browser: Browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        expect.set_options(timeout=10_000)
+
+        @contextlib.contextmanager
+        def visitor() -> Iterator[Page]:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900},
+                locale="zh-CN",
+                timezone_id="Asia/Shanghai",
+            )
+            context.set_default_timeout(15_000)
+            try:
+                yield context.new_page()
+            finally:
+                context.close()
+
+        @contextlib.contextmanager
+        def logged_in(username: str, role_label: str) -> Iterator[Page]:
+            with visitor() as page:
+                page.goto(server.url("/login"))
+                page.get_by_label("用户名", exact=True).fill(username)
+                page.get_by_label("密码", exact=True).fill(PASSWORD)
+                page.get_by_role("button", name="登录", exact=True).click()
+                expect(page).to_have_url(server.url("/workspace"))
+                expect(page.locator(".who")).to_contain_text(role_label)
+                yield page
+
+        def open_tender_from_list(page: Page) -> None:
+            page.get_by_role("navigation").get_by_role("link", name="招标项目").click()
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
+
+        # 1. The centre admin opens the agency and supervisor accounts and an opening room.
+        with logged_in("admin", "中心管理员") as page:
+            page.get_by_role("navigation").get_by_role("link", name="系统管理").click()
+            expect(page.get_by_role("heading", name="系统管理")).to_be_visible()
+            shot(page, "admin-index")
+            page.get_by_role("link", name="用户与机构").click()
+            for username, name, role, org in (
+                ("agency1", "周经理", "agency", AGENCY_ORG),
+                ("supervisor1", "吴科长", "supervisor", AUTHORITY_ORG),
+            ):
+                page.get_by_label("用户名", exact=True).fill(username)
+                page.get_by_label("姓名", exact=True).fill(name)
+                page.get_by_label("初始密码", exact=True).fill(PASSWORD)
+                page.get_by_label("角色", exact=True).select_option(role)
+                page.get_by_label("新机构名称", exact=True).fill(org)
+                page.get_by_label("新机构统一社会信用代码", exact=True).fill(
+                    make_code(f"browser-{username}")
+                )
+                if role == "agency":
+                    shot(page, "admin-new-agency-form")
+                page.get_by_role("button", name="开设账号", exact=True).click()
+                flash(page, "账号已开设。")
+                expect(page.get_by_role("heading", level=1)).to_have_text(username)
+                expect(page.locator("dl.facts")).to_contain_text(org)
+                if role == "agency":
+                    shot(page, "admin-agency-created")
+                page.get_by_role("link", name="用户管理").click()
+            users = page.locator("table tbody")
+            expect(users).to_contain_text("招标代理")
+            expect(users).to_contain_text(AUTHORITY_ORG)
+            shot(page, "admin-users")
+
+            page.goto(server.url("/admin"))
+            page.get_by_role("link", name="开评标室").click()
+            page.get_by_label("名称", exact=True).fill(ROOM)
+            page.get_by_label("位置", exact=True).fill("交易中心三楼")
+            page.get_by_label("容量（人）", exact=True).fill("40")
+            page.get_by_role("button", name="新增", exact=True).click()
+            flash(page, "已保存。")
+            expect(page.locator("table").first).to_contain_text(ROOM)
+            shot(page, "admin-rooms")
+
+        # 2. The agency registers the tender, uploads the documents and publishes.
+        server.set_clock(T0 + timedelta(minutes=30))
+        with logged_in("agency1", "招标代理") as page:
+            page.get_by_role("link", name="入场登记：新建招标项目").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("入场登记：新建招标项目")
+            page.get_by_label("项目名称", exact=True).fill(TITLE)
+            page.get_by_label("招标人", exact=True).fill(TENDERER)
+            page.get_by_label("项目类别", exact=True).select_option(label="工程建设")
+            page.get_by_label("招标方式", exact=True).select_option(label="公开招标")
+            page.get_by_label("地区", exact=True).fill("城西区")
+            page.get_by_label("估算价（元）", exact=True).fill("12000000")
+            page.get_by_label("最高投标限价（元）", exact=True).fill("11500000")
+            page.get_by_label("投标保证金（元", exact=False).fill("200000")
+            page.get_by_label("投标截止及开标时间", exact=False).fill(
+                DEADLINE.strftime("%Y-%m-%dT%H:%M")
+            )
+            page.get_by_label("开标室", exact=True).select_option(label=f"{ROOM} 交易中心三楼")
+            page.get_by_label("项目概况", exact=True).fill("施工总承包，工期 300 日历天。")
+            shot(page, "agency-tender-form")
+            page.get_by_role("button", name="保存", exact=True).click()
+            flash(page, "项目已登记（草稿）")
+            status(page, "入场登记（草稿）")
+            expect(page.locator("dl.facts")).to_contain_text("2026-03-27 09:30")
+            expect(page.locator("dl.facts")).to_contain_text(ROOM)
+
+            page.get_by_label("上传招标文件（新版本）").set_input_files(
+                upload("招标文件.pdf", "application/pdf", "%PDF-1.7 城西污水处理厂招标文件 第一版")
+            )
+            page.get_by_label("说明", exact=True).fill("第一版")
+            page.get_by_role("button", name="上传", exact=True).click()
+            flash(page, "招标文件已上传。")
+            expect(page.get_by_role("cell", name="招标文件.pdf")).to_be_visible()
+            shot(page, "agency-draft-with-documents")
+
+            server.set_clock(T0 + timedelta(hours=1))
+            page.get_by_role("button", name="发布招标公告", exact=True).click()
+            flash(page, "招标公告已发布。")
+            status(page, "投标中")
+            expect(page.locator("dl.facts")).to_contain_text("招标文件发售期")
+            shot(page, "agency-published")
+
+        # 3. The public portal shows the announcement.
+        with visitor() as page:
+            page.goto(server.url("/"))
+            announcement = f"{TITLE} 招标公告"
+            expect(page.get_by_role("link", name=announcement).first).to_be_visible()
+            shot(page, "portal-home-announcement")
+            page.get_by_role("link", name=announcement).first.click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(announcement)
+            expect(page.locator(".notice-body")).to_contain_text(TENDERER)
+            expect(page.locator(".notice-body")).to_contain_text("2026-03-27 09:30")
+            shot(page, "portal-announcement-notice")
+
+        # 4. Three bidder companies sign up, register, download the documents and bid.
+        for bidder in BIDDERS:
+            server.set_clock(beijing(3, 2 + bidder.n, 10))  # one company a day
+            with visitor() as page:
+                page.goto(server.url("/"))
+                page.get_by_role("link", name="投标人注册").click()
+                expect(page.get_by_role("heading", level=1)).to_have_text("投标人注册")
+                for label, value in (
+                    ("单位名称", bidder.name),
+                    ("统一社会信用代码", bidder.credit_code),
+                    ("法定代表人", f"法人{bidder.n}"),
+                    ("单位地址", f"城西区建设路 {bidder.n} 号"),
+                    ("联系人姓名", f"联系人{bidder.n}"),
+                    ("联系电话", f"1380013800{bidder.n}"),
+                    ("电子邮箱", f"bid{bidder.n}@example.com"),
+                    ("开户银行", "工商银行城西支行"),
+                    ("账号", f"62220200{bidder.n:08d}"),
+                    ("用户名", bidder.username),
+                    ("密码", PASSWORD),
+                ):
+                    page.get_by_label(label, exact=True).fill(value)
+                if bidder.n == 1:
+                    shot(page, "bidder-signup-form")
+                page.get_by_role("button", name="注册", exact=True).click()
+                flash(page, "注册成功，请使用新账号登录。")
+                if bidder.n == 1:
+                    shot(page, "bidder-signup-done")
+
+            with logged_in(bidder.username, "投标人") as page:
+                open_tender_from_list(page)
+                expect(page.get_by_text("报名后可下载招标文件。")).to_be_visible()
+                page.get_by_role("button", name="我要报名", exact=True).click()
+                flash(page, "报名成功。")
+                with page.expect_download() as download:
+                    page.get_by_role("link", name="招标文件.pdf").click()
+                assert download.value.suggested_filename == "招标文件.pdf"
+
+                server.set_clock(beijing(3, 2 + bidder.n, 10, 40))
+                page.get_by_label("投标报价（元）").fill(bidder.price)
+                page.get_by_label("工期（天）").fill("300")
+                page.get_by_label("质量承诺").fill("合格")
+                page.get_by_label("项目经理").fill(bidder.manager)
+                page.get_by_label("投标文件", exact=True).set_input_files(
+                    upload(
+                        f"投标文件-{bidder.username}.zip",
+                        "application/zip",
+                        f"{bidder.name} {bidder.price}",
+                    )
+                )
+                if bidder.n == 1:
+                    shot(page, "bidder-bid-form")
+                page.get_by_role("button", name="提交投标文件", exact=True).click()
+                flash(page, "投标文件已提交。")
+                mine = page.locator("#bidder table")
+                expect(mine).to_contain_text(f"投标文件-{bidder.username}.zip")
+                expect(mine).to_contain_text("有效")
+                if bidder.n == 1:
+                    shot(page, "bidder-bid-submitted")
+
+        # 5. Before the deadline everything about the bidders is sealed, even from the supervisor.
+        server.set_clock(beijing(3, 20, 15))
+        with logged_in("supervisor1", "监督人员") as page:
+            expect(page.get_by_role("heading", name="全部招标项目（监督）")).to_be_visible()
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            status(page, "投标中")
+            expect(page.locator("#insider .warn")).to_contain_text("开标前，报名、下载")
+            for bidder in BIDDERS:
+                expect(page.get_by_text(bidder.name)).to_have_count(0)
+            expect(page.locator("#insider")).to_contain_text("bidding:tender:publish")
+            shot(page, "supervisor-sealed-before-deadline")
+
+        # 6. The deadline passes; the scheduler opens the tender on its next tick.
+        server.set_clock(DEADLINE + timedelta(minutes=1))
+        with visitor() as page:
+            page.goto(server.url("/tenders"))
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            reload_until(page, "已开标·评标中")
+            opening = page.locator("table", has=page.get_by_role("columnheader", name="投标报价"))
+            for bidder in BIDDERS:
+                expect(opening).to_contain_text(bidder.name)
+            expect(page.get_by_text("开标记录 SHA-256：")).to_be_visible()
+            shot(page, "portal-opening-record")
+
+        # 7. The supervisor reads the registrations and the audit trail (sessions expired with
+        # the move of the clock: everyone logs in again).
+        server.set_clock(DEADLINE + timedelta(minutes=30))
+        with logged_in("supervisor1", "监督人员") as page:
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            status(page, "已开标·评标中")
+            insider = page.locator("#insider")
+            expect(insider.get_by_role("heading", name="报名及保证金")).to_be_visible()
+            for bidder in BIDDERS:
+                expect(insider).to_contain_text(bidder.credit_code)
+            expect(insider.get_by_role("heading", name="操作日志（审计追踪）")).to_be_visible()
+            for action in (
+                "bidding:tender:registered",
+                "bidding:document:uploaded",
+                "bidding:registration:created",
+                "bidding:bid:submitted",
+                "bidding:tender:open",
+            ):
+                expect(insider.get_by_text(action, exact=True).first).to_be_visible()
+            shot(page, "supervisor-opened-audit-trail")
+
+        # 8. The agency records the deposits and enters the committee's ranking the same day,
+        # and publishes the candidates on the next working day.
+        server.set_clock(beijing(3, 27, 14))
+        with logged_in("agency1", "招标代理") as page:
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            status(page, "已开标·评标中")
+            deposits = page.locator(
+                "#agency table", has=page.get_by_role("columnheader", name="统一社会信用代码")
+            )
+            for bidder in BIDDERS:
+                row = deposits.get_by_role("row").filter(has_text=bidder.name)
+                row.get_by_role("button", name="已到账", exact=True).click()
+                flash(page, "保证金状态已记录。")
+                expect(row.get_by_role("cell", name="已到账", exact=True)).to_be_visible()
+            for rank, (bidder, score) in enumerate(
+                ((BIDDERS[0], "95.5"), (BIDDERS[2], "91"), (BIDDERS[1], "88")), start=1
+            ):
+                page.get_by_label(f"名次 {bidder.name}").fill(str(rank))
+                page.get_by_label(f"评分 {bidder.name}").fill(score)
+            shot(page, "agency-deposits-and-ranking-form")
+            page.get_by_role("button", name="保存排名", exact=True).click()
+            flash(page, "评标排名已录入。")
+            ranking = page.locator(
+                "#insider table", has=page.get_by_role("columnheader", name="名次")
+            )
+            expect(ranking.locator("tbody tr").first).to_contain_text(BIDDERS[0].name)
+
+        server.set_clock(beijing(3, 30, 10))
+        with logged_in("agency1", "招标代理") as page:
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            page.get_by_role("button", name="公示中标候选人", exact=True).click()
+            flash(page, "中标候选人已公示。")
+            status(page, "中标候选人公示")
+            publicity = page.locator("dl.facts dt:text-is('公示期') + dd")
+            ends_text = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", publicity.inner_text())[-1]
+            shot(page, "agency-candidates-published")
+
+            # Too early to award: the page says until when.
+            page.get_by_role("button", name="发出中标通知书", exact=True).click()
+            expect(page.get_by_role("alert")).to_contain_text(f"中标候选人公示期至 {ends_text}")
+            shot(page, "agency-award-refused-during-publicity")
+
+        with visitor() as page:
+            page.goto(server.url("/"))
+            page.get_by_role("link", name=f"{TITLE} 中标候选人公示").first.click()
+            body = page.locator(".notice-body")
+            expect(body).to_contain_text(f"第1名：{BIDDERS[0].name}")
+            expect(body).to_contain_text(f"第2名：{BIDDERS[2].name}")
+            shot(page, "portal-candidates-notice")
+
+        # 9. The publicity ends; the agency issues the award notice.
+        publicity_ends = datetime.strptime(ends_text, "%Y-%m-%d %H:%M").replace(tzinfo=BEIJING)
+        server.set_clock(publicity_ends + timedelta(hours=9, minutes=30))
+        with logged_in("agency1", "招标代理") as page:
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            page.get_by_role("button", name="发出中标通知书", exact=True).click()
+            flash(page, "中标通知书已发出。")
+            status(page, "已定标")
+            awards = page.locator("table", has=page.get_by_role("columnheader", name="中标人"))
+            expect(awards).to_contain_text(BIDDERS[0].name)
+            expect(awards).to_contain_text("¥10,980,000.00")
+            shot(page, "agency-awarded")
+
+        # 10. The bidders see the result: the winner gets the award notice in its workspace.
+        server.set_clock(publicity_ends + timedelta(hours=10, minutes=30))
+        with logged_in(BIDDERS[0].username, "投标人") as page:
+            notes = page.locator("section", has=page.get_by_role("heading", name="消息通知"))
+            expect(notes).to_contain_text(f"【中标通知书】{TITLE}")
+            expect(notes).to_contain_text("贵单位为")
+            regs = page.locator("section", has=page.get_by_role("heading", name="我报名的项目"))
+            expect(regs).to_contain_text("已定标")
+            shot(page, "bidder-winner-workspace")
+        with logged_in(BIDDERS[1].username, "投标人") as page:
+            expect(page.get_by_text(f"【中标通知书】{TITLE}")).to_have_count(0)
+            page.get_by_role("link", name=TITLE, exact=True).click()
+            status(page, "已定标")
+            expect(page.get_by_role("heading", name="中标结果")).to_be_visible()
+            awards = page.locator("table", has=page.get_by_role("columnheader", name="中标人"))
+            expect(awards).to_contain_text(BIDDERS[0].name)
+            shot(page, "bidder-other-sees-result")
+
+        # 11. The public portal carries the award notice; one page in English.
+        with visitor() as page:
+            page.goto(server.url("/"))
+            award_notice = f"{TITLE} 中标结果公告"
+            awards_panel = page.locator(
+                "section", has=page.get_by_role("heading", name="中标结果公告")
+            )
+            expect(awards_panel.get_by_role("link", name=award_notice)).to_be_visible()
+            shot(page, "portal-home-with-award")
+            awards_panel.get_by_role("link", name=award_notice).click()
+            expect(page.get_by_role("heading", level=1)).to_have_text(award_notice)
+            expect(page.locator(".notice-body")).to_contain_text(
+                f"中标人 {BIDDERS[0].name}，中标价 ¥10,980,000.00"
+            )
+            shot(page, "portal-award-notice")
+
+            page.get_by_role("link", name="查看项目").click()
+            page.get_by_role("link", name="English").click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            status(page, "Awarded")
+            expect(page.get_by_role("heading", name="Award", exact=True)).to_be_visible()
+            expect(page.get_by_role("columnheader", name="Winner")).to_be_visible()
+            expect(page.get_by_role("link", name="Log in")).to_be_visible()
+            shot(page, "tender-in-english")
+
+        browser.close()
