@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -135,9 +136,17 @@ def error_response(request: Request, exc: DomainError) -> Response:
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"error": exc, "message": exc.message(locale)},
+        {"error": exc, "message": exc.message(locale), "back": _back_link(request)},
         status_code=exc.status_code,
     )
+
+
+def _back_link(request: Request) -> str:
+    """The page the refused form was on (same site only), so the user can go back to it."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def _wrap(endpoint: Endpoint, roles: frozenset[Role], csrf: bool, api: bool) -> Endpoint:

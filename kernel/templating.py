@@ -5,7 +5,7 @@ See docs/decisions/0003-bilingual-strings.md for why there is no gettext catalog
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,22 @@ def make_templates(directory: Path, tz: str) -> Jinja2Templates:
     def fmt_date(value: datetime | None) -> str:
         return fmt_dt(value, "%Y-%m-%d")
 
+    def fmt_dt_end(value: datetime | None) -> str:
+        """The end of a period: local midnight reads "2026-03-09 24:00", not the next day."""
+        if value is None:
+            return ""
+        local = value.astimezone(zone)
+        if (local.hour, local.minute, local.second) == (0, 0, 0):
+            return (local - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+        return local.strftime("%Y-%m-%d %H:%M")
+
     def fmt_money(value: Decimal | float | int | None) -> str:
         return "" if value is None else f"¥{Decimal(value):,.2f}"
 
     env = templates.env
     env.filters["dt"] = fmt_dt
     env.filters["date"] = fmt_date
+    env.filters["dt_end"] = fmt_dt_end
     env.filters["money"] = fmt_money
     env.globals["tz_name"] = tz
     return templates

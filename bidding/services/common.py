@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -88,6 +88,14 @@ def rules_of(tender: Tender) -> ProcedureRules:
 
 def local(ctx: Context, at: datetime) -> str:
     return at.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def local_end(ctx: Context, at: datetime) -> str:
+    """The end of a period in local time; a midnight end reads as the day before, 24:00."""
+    here = at.astimezone(ZoneInfo(ctx.tz))
+    if (here.hour, here.minute, here.second) == (0, 0, 0):
+        return (here - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return here.strftime("%Y-%m-%d %H:%M")
 
 
 async def transition(

@@ -39,6 +39,7 @@ from bidding.models import (
 from bidding.services.common import (
     audit,
     local,
+    local_end,
     lock_tender,
     require_agency,
     rules_of,
@@ -247,7 +248,7 @@ async def publish_candidates(ctx: Context, *, actor: Actor, tender_id: int) -> T
                 lines.append(f"  第{r.rank}名：{org.name}  投标报价 ¥{r.bid.price:,.2f}"
                              + (f"  评分 {r.score}" if r.score is not None else ""))
         ends = statute.publicity_ends_at(rules_of(tender), ctx.calendar, now, ctx.tz)
-        lines.append(f"公示期：{local(ctx, now)} 至 {local(ctx, ends)}。"
+        lines.append(f"公示期：{local(ctx, now)} 至 {local_end(ctx, ends)}。"
                      "投标人或者其他利害关系人对评标结果有异议的，应当在公示期间提出。")
         await transition(
             ctx, tender, "publish_candidates", actor=actor,
@@ -310,7 +311,7 @@ async def award(
         require_agency(actor, tender)
         states.target(tender.status, "award")
         if tender.publicity_ends_at and now < tender.publicity_ends_at:
-            raise PublicityNotOver(ends=local(ctx, tender.publicity_ends_at))
+            raise PublicityNotOver(ends=local_end(ctx, tender.publicity_ends_at))
         if await Objection.filter(tender_id=tender_id, answered_at=None).exists():
             raise ObjectionsPending()
         lots = await Lot.filter(tender_id=tender_id, failed=False).order_by("number")
@@ -331,7 +332,7 @@ async def award(
             await accounts.notify(
                 ctx, organization_ids=[bid.organization_id], title=f"【中标通知书】{tender.title}",
                 body=f"贵单位为 {tender.title} 第{lot.number}标段中标人，中标价 ¥{bid.price:,.2f}。"
-                     f"请于 {local(ctx, contract_due)} 前签订书面合同。",
+                     f"请于 {local_end(ctx, contract_due)} 前签订书面合同。",
                 link=f"/tenders/{tender.id}",
             )
         report_due = statute.report_due_at(rules_of(tender), ctx.calendar, now, ctx.tz)

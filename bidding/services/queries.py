@@ -8,6 +8,7 @@ access-matrix tests (tests/e2e/test_access_matrix.py) hold every route to that.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tortoise.expressions import Q
@@ -153,6 +154,7 @@ async def my_registrations(actor: Actor) -> list[Registration]:
 @dataclass
 class TenderView:
     tender: Tender
+    now: datetime | None
     sealed: bool
     lots: list[Lot]
     documents: list[TenderDocument]
@@ -191,6 +193,14 @@ class TenderView:
             for action in ("publish", "publish_candidates", "award"):
                 if status in states.TRANSITIONS[action][0]:
                     allowed.add(action)
+            valid_lots = {lot.number for lot in self.lots if not lot.failed}
+            if not valid_lots <= set(self.rankings):
+                allowed.discard("publish_candidates")
+            ends = self.tender.publicity_ends_at
+            if (ends is not None and (self.now is None or self.now < ends)) or any(
+                o["answer"] == "" for o in self.objections
+            ):
+                allowed.discard("award")
             if status == TenderStatus.AWARDED:
                 allowed.add("register_contract")
             if any(o["answer"] == "" for o in self.objections):
@@ -208,7 +218,9 @@ class TenderView:
         return allowed
 
 
-async def tender_view(actor: Actor, tender_id: int) -> TenderView:
+async def tender_view(
+    actor: Actor, tender_id: int, *, now: datetime | None = None
+) -> TenderView:
     """Everything the viewer may see of one tender, and nothing more."""
     tender = await Tender.get_or_none(id=tender_id).prefetch_related("room")
     if tender is None:
@@ -221,6 +233,7 @@ async def tender_view(actor: Actor, tender_id: int) -> TenderView:
     sealed = states.is_sealed(tender.status)
     view = TenderView(
         tender=tender,
+        now=now,
         sealed=sealed,
         lots=await Lot.filter(tender_id=tender.id).order_by("number"),
         documents=await TenderDocument.filter(tender_id=tender.id).order_by("-version"),

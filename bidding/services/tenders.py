@@ -34,6 +34,7 @@ from bidding.services.common import (
     TENDER_FIELDS,
     audit,
     local,
+    local_end,
     lock_tender,
     require_agency,
     require_bidder,
@@ -290,7 +291,7 @@ def _announcement_body(ctx: Context, tender: Tender, lots: list[Lot]) -> str:
         f"估算价：¥{tender.estimate:,.2f}；最高投标限价：¥{tender.price_ceiling:,.2f}\n"
         f"投标保证金：¥{tender.deposit:,.2f}\n标段：\n{lot_lines}\n"
         f"招标文件发售时间：{local(ctx, tender.issued_at or ctx.clock.now())} 至 "
-        f"{local(ctx, tender.issue_ends_at or ctx.clock.now())}\n"
+        f"{local_end(ctx, tender.issue_ends_at or ctx.clock.now())}\n"
         f"投标截止及开标时间：{local(ctx, tender.deadline_at)}\n"
         f"{tender.description}"
     )

@@ -56,7 +56,9 @@ async def tender_new(request: Request) -> Response:
 
 
 async def tender_edit(request: Request) -> Response:
-    view = await queries.tender_view(actor_of(request), _id(request))
+    view = await queries.tender_view(
+        actor_of(request), _id(request), now=_ctx(request).clock.now()
+    )
     if request.method == "GET":
         return await _render_form(request, tender=view.tender)
     form = await form_of(request)

@@ -66,7 +66,7 @@ async def tender_list(request: Request) -> Response:
 
 async def tender_detail(request: Request) -> Response:
     actor = actor_of(request)
-    view = await queries.tender_view(actor, _id(request))
+    view = await queries.tender_view(actor, _id(request), now=request.app.state.clock.now())
     context = {"view": view, "tender": view.tender, "done": request.query_params.get("done", "")}
     if view.is_owner:
         context["rooms"] = await rooms.list_rooms(active_only=True)

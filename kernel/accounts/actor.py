@@ -14,6 +14,7 @@ class Actor:
     role: Role | None  # None: anonymous member of the public
     organization_id: int | None = None
     display_name: str = ""
+    organization_name: str = ""
 
     @property
     def label(self) -> str:

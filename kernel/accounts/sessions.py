@@ -35,7 +35,7 @@ async def actor_for_token(token: str, *, now: datetime) -> Actor | None:
         return None
     session = (
         await Session.filter(token_hash=_hash(token), revoked_at=None, expires_at__gt=now)
-        .select_related("user")
+        .select_related("user", "user__organization")
         .first()
     )
     if session is None or not session.user.is_active:
@@ -47,4 +47,5 @@ async def actor_for_token(token: str, *, now: datetime) -> Actor | None:
         role=user.role,
         organization_id=user.organization_id,  # type: ignore[attr-defined]
         display_name=user.display_name,
+        organization_name=user.organization.name if user.organization else "",
     )
