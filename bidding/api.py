@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 BIDDER = {Role.BIDDER}
 AGENCY = {Role.AGENCY}
 ADMIN = {Role.ADMIN}
-MAX_ID = 2**31 - 1
+# Tenders, lots and documents have 32-bit ids; bids, registrations, questions and objections
+# have random 53-bit ids (kernel.db.random_id).
+MAX_ID = 2**53 - 1
+MAX_SERIAL_ID = 2**31 - 1
 
 # RFC 3339 date-time: seconds and an offset are required (a time without one is ambiguous).
 _RFC3339 = re.compile(
@@ -49,7 +52,7 @@ def _ctx(request: Request) -> Context:
 
 def _path_id(request: Request, name: str = "tender_id") -> int:
     value = int(request.path_params[name])
-    if value > MAX_ID:
+    if value > (MAX_ID if name in {"bid_id", "objection_id"} else MAX_SERIAL_ID):
         raise TenderNotFound() if name == "tender_id" else NotFound()
     return value
 

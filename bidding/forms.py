@@ -6,8 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
 
-from bidding.exceptions import InvalidInput
+from bidding.exceptions import InvalidInput, NotFound, TenderNotFound
 from bidding.services import LotIn, TenderIn
 
 
@@ -70,3 +71,15 @@ def int_field(form: FormData, name: str, label_zh: str) -> int:
     if not value.lstrip("-").isdigit():
         raise InvalidInput(name, "must be a whole number", f"{label_zh}须为整数")
     return int(value)
+
+
+# Tenders, lots, documents, notices and rooms have 32-bit ids; bids, registrations, questions
+# and objections random 53-bit ones (kernel.db.random_id). A larger number is simply unknown.
+_RANDOM_ID_PARAMS = {"bid_id", "objection_id"}
+
+
+def path_id(request: Request, key: str = "tender_id") -> int:
+    value = int(request.path_params[key])
+    if value > (2**53 - 1 if key in _RANDOM_ID_PARAMS else 2**31 - 1):
+        raise TenderNotFound() if key == "tender_id" else NotFound()
+    return value

@@ -10,6 +10,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from kernel.db import RandomIdField
+
 
 class Category(StrEnum):
     ENGINEERING = "engineering"  # 工程建设
@@ -181,7 +183,7 @@ class TenderDocument(Model):
 class Registration(Model):
     """投标报名. Sealed: only the bidder itself sees it before the opening."""
 
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     tender: fields.ForeignKeyRelation[Tender] = fields.ForeignKeyField(
         "bidding.Tender", related_name="registrations", on_delete=fields.CASCADE
     )
@@ -198,7 +200,7 @@ class Registration(Model):
 
 
 class Download(Model):
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     registration: fields.ForeignKeyRelation[Registration] = fields.ForeignKeyField(
         "bidding.Registration", related_name="downloads", on_delete=fields.CASCADE
     )
@@ -212,7 +214,7 @@ class Download(Model):
 
 
 class Bid(Model):
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     tender: fields.ForeignKeyRelation[Tender] = fields.ForeignKeyField(
         "bidding.Tender", related_name="bids", on_delete=fields.CASCADE
     )
@@ -259,7 +261,7 @@ class Notice(Model):
 class Question(Model):
     """A question from a bidder. The answer is a clarification that never names who asked."""
 
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     tender: fields.ForeignKeyRelation[Tender] = fields.ForeignKeyField(
         "bidding.Tender", related_name="questions", on_delete=fields.CASCADE
     )
@@ -292,7 +294,7 @@ class Clarification(Model):
 
 
 class Objection(Model):
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     tender: fields.ForeignKeyRelation[Tender] = fields.ForeignKeyField(
         "bidding.Tender", related_name="objections", on_delete=fields.CASCADE
     )

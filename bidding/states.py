@@ -27,7 +27,8 @@ ALLOWED_IN: dict[str, frozenset[S]] = {
     "clarify": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "postpone": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "register": frozenset({S.PUBLISHED, S.SUSPENDED}),
-    "download": frozenset({S.PUBLISHED, S.SUSPENDED}),
+    # Registered bidders keep access to the documents they bid on.
+    "download": frozenset(S) - {S.DRAFT},
     "ask": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "submit_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "withdraw_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.schemas import SchemaGenerator
 
 from kernel.http import PUBLIC, api
@@ -31,7 +31,7 @@ async def openapi_schema(request: Request) -> Response:
       200:
         description: This OpenAPI document.
     """
-    return _schemas.OpenAPIResponse(request=request)
+    return JSONResponse(_schemas.get_schema(routes=request.app.routes))
 
 
 routes = [api("/api/openapi.json", openapi_schema, name="api:openapi", roles=PUBLIC)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, fields
 
 
 def normalise_url(url: str) -> str:
@@ -39,3 +40,16 @@ async def init(config: dict[str, Any]) -> None:
 
 async def close() -> None:
     await Tortoise.close_connections()
+
+
+def random_id() -> int:
+    """A random 53-bit primary key (safe as a JavaScript number).
+
+    Used for rows whose number would otherwise count other people's sealed actions: with
+    sequential ids a bidder who bids twice learns from the gap how many others bid meanwhile.
+    """
+    return secrets.randbits(53) or 1
+
+
+def RandomIdField() -> fields.BigIntField:
+    return fields.BigIntField(primary_key=True, generated=False, default=random_id)

@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from bidding.models import BidStatus, Category, DepositStatus, Method, NoticeKind, ObjectionStage, TenderStatus
 from json import dumps, loads
+from kernel.db import random_id
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
@@ -113,7 +114,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Objection',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('tender', fields.ForeignKeyField('bidding.Tender', source_field='tender_id', db_constraint=True, to_field='id', related_name='objections', on_delete=OnDelete.CASCADE)),
                 ('stage', fields.CharEnumField(description='DOCUMENTS: documents\nOPENING: opening\nCANDIDATES: candidates', enum_type=ObjectionStage, max_length=16)),
                 ('organization_id', fields.IntField()),
@@ -140,7 +141,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Question',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('tender', fields.ForeignKeyField('bidding.Tender', source_field='tender_id', db_constraint=True, to_field='id', related_name='questions', on_delete=OnDelete.CASCADE)),
                 ('organization_id', fields.IntField()),
                 ('text', fields.TextField(unique=False)),
@@ -153,7 +154,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Registration',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('tender', fields.ForeignKeyField('bidding.Tender', source_field='tender_id', db_constraint=True, to_field='id', related_name='registrations', on_delete=OnDelete.CASCADE)),
                 ('organization_id', fields.IntField(db_index=True)),
                 ('registered_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
@@ -166,7 +167,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Bid',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('tender', fields.ForeignKeyField('bidding.Tender', source_field='tender_id', db_constraint=True, to_field='id', related_name='bids', on_delete=OnDelete.CASCADE)),
                 ('lot', fields.ForeignKeyField('bidding.Lot', source_field='lot_id', db_constraint=True, to_field='id', related_name='bids', on_delete=OnDelete.CASCADE)),
                 ('registration', fields.ForeignKeyField('bidding.Registration', source_field='registration_id', db_constraint=True, to_field='id', related_name='bids', on_delete=OnDelete.CASCADE)),
@@ -243,7 +244,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Download',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('registration', fields.ForeignKeyField('bidding.Registration', source_field='registration_id', db_constraint=True, to_field='id', related_name='downloads', on_delete=OnDelete.CASCADE)),
                 ('document', fields.ForeignKeyField('bidding.TenderDocument', source_field='document_id', db_constraint=True, to_field='id', related_name='downloads', on_delete=OnDelete.CASCADE)),
                 ('downloaded_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),

@@ -35,6 +35,7 @@ from bidding.models import (
 )
 from bidding.services.common import (
     audit,
+    hide_draft,
     local,
     lock_tender,
     require_bidder,
@@ -59,6 +60,7 @@ async def register(ctx: Context, *, actor: Actor, tender_id: int) -> Registratio
     org_id = require_bidder(actor)
     async with in_transaction():
         tender = await share_lock_tender(tender_id)
+        hide_draft(tender)
         states.check_allowed(tender.status, "register")
         _check_deadline(ctx, tender)
         if tender.method == Method.INVITED and not await Invitation.filter(
@@ -93,6 +95,8 @@ async def download_document(
     tender = await Tender.get_or_none(id=tender_id)
     if tender is None:
         raise NotFound()
+    hide_draft(tender)
+    states.check_allowed(tender.status, "download")
     doc = await TenderDocument.get_or_none(id=document_id, tender_id=tender_id)
     if doc is None:
         raise NotFound()
@@ -143,6 +147,7 @@ async def submit_bid(
     tender = await Tender.get_or_none(id=tender_id)
     if tender is None:
         raise NotFound()
+    hide_draft(tender)
     # Cheap checks before storing the file; all are repeated under the lock below.
     _check_deadline(ctx, tender)
     states.check_allowed(tender.status, "submit_bid")
@@ -227,6 +232,7 @@ async def raise_objection(
         raise InvalidInput("stage", "unknown kind of objection", "异议类型无效") from None
     async with in_transaction():
         tender = await lock_tender(tender_id)
+        hide_draft(tender)
         now = ctx.clock.now()
         if stage_value == ObjectionStage.DOCUMENTS:
             # Any signed-up bidder may object to the documents, registered or not, so an
@@ -241,7 +247,8 @@ async def raise_objection(
         else:
             states.check_allowed(tender.status, "object_candidates")
             await _registration(tender_id, org_id)
-            if tender.publicity_ends_at and now > tender.publicity_ends_at:
+            # The award becomes possible at the end instant: objections stop there.
+            if tender.publicity_ends_at and now >= tender.publicity_ends_at:
                 raise ObjectionWindowClosed()
         objection = await Objection.create(
             tender=tender, stage=stage_value, organization_id=org_id, text=text, raised_at=now

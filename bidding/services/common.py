@@ -69,6 +69,12 @@ async def share_lock_tender(tender_id: int) -> Tender:
     return tender
 
 
+def hide_draft(tender: Tender) -> None:
+    """A draft is answered as missing to everyone but its agency, so its id does not leak."""
+    if tender.status == TenderStatus.DRAFT:
+        raise TenderNotFound()
+
+
 def require_agency(actor: Actor, tender: Tender) -> None:
     if not actor.has(Role.AGENCY):
         raise PermissionDenied()
@@ -162,4 +168,3 @@ def sealed(tender: Tender) -> bool:
     return tender.status in states.SEALED_STATES
 
 
-__all__ = ["TenderStatus"]

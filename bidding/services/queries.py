@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from bidding import states
-from bidding.exceptions import TenderNotFound
+from bidding.exceptions import NotFound, TenderNotFound
 from bidding.models import (
     Award,
     Bid,
@@ -120,7 +120,7 @@ async def notices(
 async def notice(notice_id: int) -> Notice:
     found = await Notice.get_or_none(id=notice_id).prefetch_related("tender")
     if found is None:
-        raise TenderNotFound()
+        raise NotFound()
     return found
 
 
@@ -162,6 +162,7 @@ class TenderView:
     clarifications: list[Clarification]
     is_owner: bool = False
     is_supervisor: bool = False
+    viewer_is_bidder: bool = False
     # The bidder's own view of itself.
     my_registration: Registration | None = None
     my_bids: list[Bid] = field(default_factory=list)
@@ -205,11 +206,12 @@ class TenderView:
                 allowed.add("register_contract")
             if any(o["answer"] == "" for o in self.objections):
                 allowed.add("answer_objection")
-        if self.my_registration is None and status in states.ALLOWED_IN["register"]:
+        if (self.viewer_is_bidder and self.my_registration is None
+                and status in states.ALLOWED_IN["register"]):
             allowed.add("register")
         if self.my_registration is not None and status in states.ALLOWED_IN["submit_bid"]:
             allowed.update({"submit_bid", "ask"})
-        if status in states.ALLOWED_IN["object_documents"]:
+        if self.viewer_is_bidder and status in states.ALLOWED_IN["object_documents"]:
             allowed.add("object_documents")
         if self.my_registration is not None and status == TenderStatus.OPENED:
             allowed.add("object_opening")
@@ -241,6 +243,7 @@ async def tender_view(
         clarifications=await Clarification.filter(tender_id=tender.id).order_by("number"),
         is_owner=is_owner,
         is_supervisor=is_supervisor,
+        viewer_is_bidder=actor.has(Role.BIDDER),
     )
     insider = is_owner or is_supervisor
     if actor.has(Role.BIDDER) and actor.organization_id is not None:

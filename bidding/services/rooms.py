@@ -25,6 +25,8 @@ async def create_room(
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("name", "needs 1 to 100 characters", "名称须为 1 至 100 个字符")
+    if len(location.strip()) > 200:
+        raise InvalidInput("location", "at most 200 characters", "位置不超过 200 个字符")
     if capacity < 0 or capacity > 10000:
         raise InvalidInput("capacity", "must be between 0 and 10000", "容量须在 0 至 10000 之间")
     async with in_transaction():

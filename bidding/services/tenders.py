@@ -33,6 +33,7 @@ from bidding.models import (
 from bidding.services.common import (
     TENDER_FIELDS,
     audit,
+    hide_draft,
     local,
     local_end,
     lock_tender,
@@ -86,6 +87,14 @@ def _money(value: str | Decimal, field: str, label_zh: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def _length(value: str, field: str, label_zh: str, least: int, most: int) -> None:
+    size = len(value.strip())
+    if not least <= size <= most:
+        raise InvalidInput(
+            field, f"needs {least} to {most} characters", f"{label_zh}须为 {least} 至 {most} 个字符"
+        )
+
+
 def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
     title = data.title.strip()
     if not 4 <= len(title) <= 300:
@@ -94,8 +103,9 @@ def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
         raise InvalidInput("category", "unknown category", "项目类别无效")
     if data.method not in {m.value for m in Method}:
         raise InvalidInput("method", "unknown procurement method", "招标方式无效")
-    if not data.tenderer_name.strip():
-        raise InvalidInput("tenderer_name", "is required", "招标人名称必填")
+    _length(data.tenderer_name, "tenderer_name", "招标人名称", 1, 200)
+    _length(data.region, "region", "地区", 0, 100)
+    _length(data.description, "description", "项目概况", 0, 20000)
     estimate = _money(data.estimate, "estimate", "估算价")
     ceiling = _money(data.price_ceiling, "price_ceiling", "最高投标限价")
     deposit = _money(data.deposit, "deposit", "投标保证金")
@@ -109,9 +119,10 @@ def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
     if data.deadline_at <= ctx.clock.now():
         raise InvalidInput("deadline_at", "must be in the future", "投标截止时间须晚于当前时间")
     lots = data.lots or (LotIn(title=title, estimate=estimate),)
+    if len(lots) > 50:
+        raise InvalidInput("lots", "at most 50 lots", "标段不超过 50 个")
     for lot in lots:
-        if not lot.title.strip():
-            raise InvalidInput("lots", "every lot needs a title", "每个标段须有名称")
+        _length(lot.title, "lots", "标段名称", 1, 300)
     return {
         "title": title,
         "category": Category(data.category),
@@ -418,6 +429,7 @@ async def ask_question(ctx: Context, *, actor: Actor, tender_id: int, text: str)
         raise InvalidInput("text", "needs 2 to 5000 characters", "问题须为 2 至 5000 个字符")
     async with in_transaction():
         tender = await lock_tender(tender_id)
+        hide_draft(tender)
         states.check_allowed(tender.status, "ask")
         question = await Question.create(
             tender=tender, organization_id=org_id, text=text, asked_at=ctx.clock.now()
@@ -473,6 +485,13 @@ async def rerun(ctx: Context, *, actor: Actor, tender_id: int, deadline_at: date
         LotIn(title=lot.title, estimate=lot.estimate)
         for lot in await Lot.filter(tender_id=original.id).order_by("number")
     ]
+    async with in_transaction():
+        return await _copy(ctx, actor, original, lots, deadline_at)
+
+
+async def _copy(
+    ctx: Context, actor: Actor, original: Tender, lots: list[LotIn], deadline_at: datetime
+) -> Tender:
     copy = await create_tender(
         ctx, actor=actor,
         data=TenderIn(

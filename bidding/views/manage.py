@@ -21,7 +21,7 @@ def _ctx(request: Request):  # type: ignore[no-untyped-def]
 
 
 def _id(request: Request, key: str = "tender_id") -> int:
-    return int(request.path_params[key])
+    return forms.path_id(request, key)
 
 
 def _back(tender_id: int, done: str) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from bidding import services
+from bidding import forms, services
 from bidding.models import Category, NoticeKind, TenderStatus
 from bidding.services import queries, rooms
 from kernel.accounts import services as accounts
@@ -20,7 +20,7 @@ def _render(request: Request, name: str, context: dict, status_code: int = 200) 
 
 
 def _id(request: Request, key: str = "tender_id") -> int:
-    return int(request.path_params[key])
+    return forms.path_id(request, key)
 
 
 async def home(request: Request) -> Response:

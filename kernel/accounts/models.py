@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from kernel.db import RandomIdField
+
 
 class Role(StrEnum):
     BIDDER = "bidder"
@@ -91,7 +93,7 @@ class LoginAttempt(Model):
 class Notification(Model):
     """A message to one organisation (e.g. a clarification reaching each registered bidder)."""
 
-    id = fields.IntField(primary_key=True)
+    id = RandomIdField()
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "kernel.Organization", related_name="notifications", on_delete=fields.CASCADE
     )

@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from kernel.accounts.models import OrgKind, Role
+from kernel.db import random_id
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
@@ -76,7 +77,7 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='Notification',
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('id', fields.BigIntField(primary_key=True, generated=False, default=random_id, unique=True, db_index=True)),
                 ('organization', fields.ForeignKeyField('kernel.Organization', source_field='organization_id', db_constraint=True, to_field='id', related_name='notifications', on_delete=OnDelete.CASCADE)),
                 ('title', fields.CharField(max_length=300)),
                 ('body', fields.TextField(default='', unique=False)),
