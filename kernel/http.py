@@ -96,8 +96,10 @@ async def form_of(request: Request) -> FormData:
 async def _check_csrf(request: Request, *, api: bool) -> None:
     if request.method not in UNSAFE:
         return
-    # A request authenticated only by a bearer token cannot be forged by another site.
-    if "authorization" in request.headers and SESSION_COOKIE not in request.cookies:
+    # CSRF rides on the browser's ambient session cookie. An API call without one (a bearer
+    # token, or an anonymous JSON login) has nothing for another site to borrow. HTML forms
+    # stay protected even without a session, so nobody can log a victim into another account.
+    if SESSION_COOKIE not in request.cookies and (api or "authorization" in request.headers):
         return
     expected = request.cookies.get(CSRF_COOKIE, "")
     given = request.headers.get(CSRF_HEADER, "")

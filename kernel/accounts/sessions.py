@@ -10,7 +10,8 @@ from kernel.accounts.actor import Actor
 from kernel.accounts.models import Session, User
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the database stores of a session token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -18,7 +19,7 @@ async def open_session(*, user: User, now: datetime, max_age_seconds: int) -> st
     """Create a session and return its token (shown once, to be put in a cookie)."""
     token = secrets.token_urlsafe(32)
     await Session.create(
-        token_hash=_hash(token),
+        token_hash=token_hash(token),
         user=user,
         created_at=now,
         expires_at=now + timedelta(seconds=max_age_seconds),
@@ -27,14 +28,14 @@ async def open_session(*, user: User, now: datetime, max_age_seconds: int) -> st
 
 
 async def close_session(*, token: str, now: datetime) -> None:
-    await Session.filter(token_hash=_hash(token), revoked_at=None).update(revoked_at=now)
+    await Session.filter(token_hash=token_hash(token), revoked_at=None).update(revoked_at=now)
 
 
 async def actor_for_token(token: str, *, now: datetime) -> Actor | None:
     if not token or len(token) > 200:
         return None
     session = (
-        await Session.filter(token_hash=_hash(token), revoked_at=None, expires_at__gt=now)
+        await Session.filter(token_hash=token_hash(token), revoked_at=None, expires_at__gt=now)
         .select_related("user", "user__organization")
         .first()
     )
