@@ -28,7 +28,10 @@ async def home(request: Request) -> Response:
     results = await queries.notices(kind=NoticeKind.CANDIDATES.value, page=1)
     awards = await queries.notices(kind=NoticeKind.AWARD.value, page=1)
     others = await queries.notices(page=1)
+    open_now = await queries.public_tenders(status=TenderStatus.PUBLISHED.value, page=1)
     return _render(request, "bidding/home.html", {
+        "open_tenders": open_now.items[:8],
+        "open_total": open_now.total,
         "announcements": announcements.items[:8],
         "candidates": results.items[:8],
         "awards": awards.items[:8],
