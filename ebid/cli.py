@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from pathlib import Path
 
-from kernel.settings import Settings, from_env
+from kernel.settings import Settings, demo_from_env, from_env
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -32,10 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ebid.demo import build_demo
 
-    settings = from_env()
-    if "EBID_DATABASE_URL" not in __import__("os").environ:
-        settings = settings.with_(database_url="sqlite://./ebid-demo.sqlite3",
-                                  data_dir=Path("ebid-demo-data"))
+    settings = demo_from_env()
     logins = asyncio.run(build_demo(settings, reset=args.reset))
     print("Demo data ready. Logins (username / password):")
     for role, username, password in logins:

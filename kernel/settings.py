@@ -69,3 +69,11 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
         ),
         holidays_file=Path(env["EBID_HOLIDAYS_FILE"]) if env.get("EBID_HOLIDAYS_FILE") else None,
     )
+
+
+def demo_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Like from_env, but the demo's own database and data directory unless they are set."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("EBID_DATABASE_URL", "sqlite://./ebid-demo.sqlite3")
+    env.setdefault("EBID_DATA_DIR", "ebid-demo-data")
+    return from_env(env)
