@@ -14,7 +14,10 @@ FixedClock, never by writing rows directly. The conftest fixtures do the rest::
     page = browser.get(f"/tenders/{made.id}")
     factories.submit(browser, page.text, f"/tenders/{made.id}/questions", text="工期？")
 
-Helpers that move the clock say so in their first docstring line.
+``submit`` sends the form the page actually offers (its CSRF token and hidden fields
+included), so a test fails like a user would when the page has no such button.
+``session_client`` skips the login page when a test needs many viewers. Helpers that move the
+clock say so in their first docstring line.
 """
 
 from __future__ import annotations
@@ -463,16 +466,23 @@ def register(run: Run, ctx: Any, bidder: Account, tender_id: int, *,
     """Register ``bidder`` (and download every document version); the registration id."""
     registration = run(bidding.register, ctx, actor=bidder.actor, tender_id=tender_id)
     if download:
-        from bidding.models import TenderDocument
-
-        async def document_ids() -> list[int]:
-            return list(await TenderDocument.filter(tender_id=tender_id)
-                        .order_by("version").values_list("id", flat=True))
-
-        for document_id in run(document_ids):
-            run(bidding.download_document, ctx, actor=bidder.actor, tender_id=tender_id,
-                document_id=document_id)
+        download_documents(run, ctx, bidder, tender_id)
     return int(registration.id)
+
+
+def download_documents(run: Run, ctx: Any, bidder: Account, tender_id: int) -> list[int]:
+    """Download every version of the tender documents as ``bidder`` (recorded, sealed)."""
+    from bidding.models import TenderDocument
+
+    async def document_ids() -> list[int]:
+        return list(await TenderDocument.filter(tender_id=tender_id)
+                    .order_by("version").values_list("id", flat=True))
+
+    ids = run(document_ids)
+    for document_id in ids:
+        run(bidding.download_document, ctx, actor=bidder.actor, tender_id=tender_id,
+            document_id=document_id)
+    return ids
 
 
 def submit_bid(run: Run, ctx: Any, bidder: Account, tender_id: int, price: str, *,

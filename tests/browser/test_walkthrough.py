@@ -510,10 +510,10 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             ends_text = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d", publicity.inner_text())[-1]
             shot(page, "agency-candidates-published")
 
-            # Too early to award: the page says until when.
-            page.get_by_role("button", name="发出中标通知书", exact=True).click()
-            expect(page.get_by_role("alert")).to_contain_text(f"中标候选人公示期至 {ends_text}")
-            shot(page, "agency-award-refused-during-publicity")
+            # Too early to award: no button, and the page says until when.
+            expect(page.get_by_role("button", name="发出中标通知书", exact=True)).to_have_count(0)
+            expect(page.locator("#award-wait")).to_contain_text(f"公示期至 {ends_text}")
+            shot(page, "agency-award-waits-for-publicity")
 
         with visitor() as page:
             page.goto(server.url("/"))
@@ -524,7 +524,11 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             shot(page, "portal-candidates-notice")
 
         # 9. The publicity ends; the agency issues the award notice.
-        publicity_ends = datetime.strptime(ends_text, "%Y-%m-%d %H:%M").replace(tzinfo=BEIJING)
+        # A period ends at "YYYY-MM-DD 24:00", the start of the next day.
+        ends_day, ends_time = ends_text.split()
+        publicity_ends = datetime.strptime(
+            f"{ends_day} {'00:00' if ends_time == '24:00' else ends_time}", "%Y-%m-%d %H:%M"
+        ).replace(tzinfo=BEIJING) + timedelta(days=1 if ends_time == "24:00" else 0)
         server.set_clock(publicity_ends + timedelta(hours=9, minutes=30))
         with logged_in("agency1", "招标代理") as page:
             page.get_by_role("link", name=TITLE, exact=True).click()
