@@ -41,6 +41,7 @@ from bidding.services.common import (
     require_bidder,
     rules_of,
     share_lock_tender,
+    store_upload,
     transition,
 )
 from kernel.accounts import services as accounts
@@ -155,12 +156,7 @@ async def submit_bid(
     lot = await Lot.get_or_none(tender_id=tender_id, number=lot_number)
     if lot is None:
         raise InvalidInput("lot", "no such lot", "标段不存在")
-    filename = (upload.filename or "").strip().replace("/", "_").replace("\\", "_")
-    if not filename:
-        raise InvalidInput("file", "choose the bid file", "请选择投标文件")
-    blob = await ctx.blobs.put_upload(upload, max_bytes=ctx.settings.max_upload_bytes)
-    if blob.size == 0:
-        raise InvalidInput("file", "the file is empty", "文件为空")
+    blob = await store_upload(ctx, upload, missing_zh="请选择投标文件")
     async with in_transaction():
         tender = await share_lock_tender(tender_id)
         states.check_allowed(tender.status, "submit_bid")
@@ -180,7 +176,7 @@ async def submit_bid(
             await old.save(update_fields=["status", "ended_at"])
         bid = await Bid.create(
             tender_id=tender_id, lot=lot, registration=registration, organization_id=org_id,
-            filename=filename[:255], sha256=blob.sha256, size=blob.size, price=price_value,
+            filename=blob.filename, sha256=blob.sha256, size=blob.size, price=price_value,
             duration_days=duration, quality=quality.strip()[:100],
             project_manager=project_manager.strip()[:100], submitted_at=now,
         )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from starlette.datastructures import UploadFile
 from tortoise.connection import connections
 
 from bidding import states
-from bidding.exceptions import NotAllowedForTender, TenderNotFound
+from bidding.exceptions import InvalidInput, NotAllowedForTender, TenderNotFound
 from bidding.models import Tender, TenderStatus
 from bidding.rules import ProcedureRules, rules_for
 from kernel.accounts.actor import Actor
@@ -162,6 +164,27 @@ async def audit(
         sealed=sealed,
         detail=detail,
     )
+
+
+async def store_upload(ctx: Context, upload: UploadFile, *, missing_zh: str) -> StoredUpload:
+    """Store an uploaded file (durably, before any row points at it) and return its name.
+
+    An orphan blob left by a later refusal is harmless; a row without its blob would not be.
+    """
+    filename = (upload.filename or "").strip().replace("/", "_").replace("\\", "_")
+    if not filename:
+        raise InvalidInput("file", "choose the file to upload", missing_zh)
+    blob = await ctx.blobs.put_upload(upload, max_bytes=ctx.settings.max_upload_bytes)
+    if blob.size == 0:
+        raise InvalidInput("file", "the file is empty", "文件为空")
+    return StoredUpload(filename=filename[:255], sha256=blob.sha256, size=blob.size)
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    filename: str
+    sha256: str
+    size: int
 
 
 def sealed(tender: Tender) -> bool:

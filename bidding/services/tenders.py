@@ -41,6 +41,7 @@ from bidding.services.common import (
     require_bidder,
     rules_of,
     snapshot,
+    store_upload,
     transition,
 )
 from kernel.accounts import services as accounts
@@ -225,20 +226,13 @@ async def upload_document(
         raise TenderNotFound()
     require_agency(actor, tender)
     states.check_allowed(tender.status, "upload_document")
-    filename = (upload.filename or "").strip().replace("/", "_").replace("\\", "_")
-    if not filename:
-        raise InvalidInput("file", "choose a file to upload", "请选择要上传的文件")
-    # Stored (and fsynced) before the row exists; an orphan blob is harmless, a row without
-    # its blob would not be.
-    blob = await ctx.blobs.put_upload(upload, max_bytes=ctx.settings.max_upload_bytes)
-    if blob.size == 0:
-        raise InvalidInput("file", "the file is empty", "文件为空")
+    blob = await store_upload(ctx, upload, missing_zh="请选择要上传的文件")
     async with in_transaction():
         tender = await lock_tender(tender_id)
         states.check_allowed(tender.status, "upload_document")
         version = await TenderDocument.filter(tender_id=tender.id).count() + 1
         doc = await TenderDocument.create(
-            tender=tender, version=version, filename=filename[:255],
+            tender=tender, version=version, filename=blob.filename,
             content_type=(upload.content_type or "application/octet-stream")[:100],
             sha256=blob.sha256, size=blob.size, note=note.strip()[:300],
             uploaded_at=ctx.clock.now(),
