@@ -3,6 +3,7 @@ raise objections."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from starlette.datastructures import UploadFile
@@ -15,7 +16,6 @@ from bidding.exceptions import (
     BidNotFound,
     DeadlinePassed,
     InvalidInput,
-    NotInvited,
     NotRegistered,
     ObjectionWindowClosed,
 )
@@ -23,9 +23,7 @@ from bidding.models import (
     Bid,
     BidStatus,
     Download,
-    Invitation,
     Lot,
-    Method,
     Objection,
     ObjectionStage,
     Registration,
@@ -39,6 +37,7 @@ from bidding.services.common import (
     local,
     lock_tender,
     require_bidder,
+    require_invited,
     rules_of,
     share_lock_tender,
     store_upload,
@@ -50,9 +49,9 @@ from kernel.context import Context
 from kernel.errors import NotFound
 
 
-def _check_deadline(ctx: Context, tender: Tender) -> None:
+def _check_deadline(ctx: Context, tender: Tender, now: datetime | None = None) -> None:
     # The server clock decides, whatever the status says: the scheduler may lag behind.
-    if ctx.clock.now() >= tender.deadline_at:
+    if (now or ctx.clock.now()) >= tender.deadline_at:
         raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
 
 
@@ -64,10 +63,7 @@ async def register(ctx: Context, *, actor: Actor, tender_id: int) -> Registratio
         hide_draft(tender)
         states.check_allowed(tender.status, "register")
         _check_deadline(ctx, tender)
-        if tender.method == Method.INVITED and not await Invitation.filter(
-            tender_id=tender.id, organization_id=org_id
-        ).exists():
-            raise NotInvited()
+        await require_invited(tender, org_id)
         if await Registration.filter(tender_id=tender.id, organization_id=org_id).exists():
             raise AlreadyRegistered()
         registration = await Registration.create(
@@ -160,13 +156,15 @@ async def submit_bid(
     async with in_transaction():
         tender = await share_lock_tender(tender_id)
         states.check_allowed(tender.status, "submit_bid")
-        _check_deadline(ctx, tender)
+        # One reading of the clock, taken under the tender lock, both judges the deadline and
+        # stamps the bid: a bid judged in time is never recorded as late.
+        now = ctx.clock.now()
+        _check_deadline(ctx, tender, now)
         registration = await Registration.filter(
             tender_id=tender_id, organization_id=org_id
         ).select_for_update().first()
         if registration is None:
             raise NotRegistered()
-        now = ctx.clock.now()
         previous = await Bid.filter(
             registration_id=registration.id, lot_id=lot.id, status=BidStatus.SUBMITTED
         ).all()
@@ -195,14 +193,15 @@ async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: in
     async with in_transaction():
         tender = await share_lock_tender(tender_id)
         states.check_allowed(tender.status, "withdraw_bid")
-        _check_deadline(ctx, tender)
+        now = ctx.clock.now()
+        _check_deadline(ctx, tender, now)
         bid = await Bid.filter(
             id=bid_id, tender_id=tender_id, organization_id=org_id
         ).select_for_update().first()
         if bid is None or bid.status != BidStatus.SUBMITTED:
             raise BidNotFound()
         bid.status = BidStatus.WITHDRAWN
-        bid.ended_at = ctx.clock.now()
+        bid.ended_at = now
         await bid.save(update_fields=["status", "ended_at"])
         await audit(
             ctx, actor=actor, action="bidding:bid:withdrawn", tender_id=tender_id,
@@ -234,6 +233,7 @@ async def raise_objection(
             # Any signed-up bidder may object to the documents, registered or not, so an
             # objection reveals nothing about who registered.
             states.check_allowed(tender.status, "object_documents")
+            await require_invited(tender, org_id)
             statute.check_documents_objection(
                 rules_of(tender), ctx.calendar, now, tender.deadline_at, ctx.tz
             )

@@ -14,8 +14,8 @@ from starlette.datastructures import UploadFile
 from tortoise.connection import connections
 
 from bidding import states
-from bidding.exceptions import InvalidInput, NotAllowedForTender, TenderNotFound
-from bidding.models import Tender, TenderStatus
+from bidding.exceptions import InvalidInput, NotAllowedForTender, NotInvited, TenderNotFound
+from bidding.models import Invitation, Method, Tender, TenderStatus
 from bidding.rules import ProcedureRules, rules_for
 from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
@@ -75,6 +75,14 @@ def hide_draft(tender: Tender) -> None:
     """A draft is answered as missing to everyone but its agency, so its id does not leak."""
     if tender.status == TenderStatus.DRAFT:
         raise TenderNotFound()
+
+
+async def require_invited(tender: Tender, org_id: int) -> None:
+    """Invited tendering: only the invited organisations take part."""
+    if tender.method == Method.INVITED and not await Invitation.filter(
+        tender_id=tender.id, organization_id=org_id
+    ).exists():
+        raise NotInvited()
 
 
 def require_agency(actor: Actor, tender: Tender) -> None:

@@ -13,7 +13,13 @@ from tortoise.transactions import in_transaction
 
 from bidding import rules as statute
 from bidding import states
-from bidding.exceptions import DocumentsRequired, InvalidInput, RoomDoubleBooked
+from bidding.exceptions import (
+    DeadlinePassed,
+    DocumentsRequired,
+    InvalidInput,
+    RoomDoubleBooked,
+    TenderNotFound,
+)
 from bidding.models import (
     Category,
     Clarification,
@@ -39,6 +45,7 @@ from bidding.services.common import (
     lock_tender,
     require_agency,
     require_bidder,
+    require_invited,
     rules_of,
     snapshot,
     store_upload,
@@ -139,6 +146,14 @@ def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
     }
 
 
+def _refuse_after_deadline(ctx: Context, tender: Tender) -> None:
+    """Once the deadline has passed (by the clock, even before the scheduler opens the tender)
+    nothing may change the documents or the deadline: that would reopen bidding. A suspended
+    tender is the exception: it waits for the objection's answer, which moves the deadline."""
+    if (tender.status == TenderStatus.PUBLISHED and ctx.clock.now() >= tender.deadline_at):
+        raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
+
+
 async def _book_room(ctx: Context, tender: Tender, room_id: int | None) -> None:
     """Book the opening room for the opening slot; refuses overlaps (rooms locked in turn)."""
     await RoomBooking.filter(tender_id=tender.id).delete()
@@ -194,11 +209,15 @@ async def create_tender(ctx: Context, *, actor: Actor, data: TenderIn) -> Tender
 
 async def update_draft(ctx: Context, *, actor: Actor, tender_id: int, data: TenderIn) -> Tender:
     """Change a draft's particulars (lots are kept)."""
+    existing = await Tender.get_or_none(id=tender_id)
+    if existing is None:
+        raise TenderNotFound()
+    require_agency(actor, existing)
+    states.check_allowed(existing.status, "edit")
     clean = _validate(ctx, data)
     clean.pop("lots")
     async with in_transaction():
         tender = await lock_tender(tender_id)
-        require_agency(actor, tender)
         states.check_allowed(tender.status, "edit")
         before = snapshot(tender, TENDER_FIELDS)
         for key, value in clean.items():
@@ -221,15 +240,15 @@ async def upload_document(
     """Store a new version of the tender documents (SHA-256 recorded, never overwritten)."""
     tender = await Tender.get_or_none(id=tender_id)
     if tender is None:
-        from bidding.exceptions import TenderNotFound
-
         raise TenderNotFound()
     require_agency(actor, tender)
     states.check_allowed(tender.status, "upload_document")
+    _refuse_after_deadline(ctx, tender)
     blob = await store_upload(ctx, upload, missing_zh="请选择要上传的文件")
     async with in_transaction():
         tender = await lock_tender(tender_id)
         states.check_allowed(tender.status, "upload_document")
+        _refuse_after_deadline(ctx, tender)
         version = await TenderDocument.filter(tender_id=tender.id).count() + 1
         doc = await TenderDocument.create(
             tender=tender, version=version, filename=blob.filename,
@@ -260,8 +279,8 @@ async def publish(ctx: Context, *, actor: Actor, tender_id: int, issue_days: int
     async with in_transaction():
         tender = await lock_tender(tender_id)
         require_agency(actor, tender)
+        states.target(tender.status, "publish")
         if not await TenderDocument.filter(tender_id=tender.id).exists():
-            states.target(tender.status, "publish")
             raise DocumentsRequired()
         rules = rules_of(tender)
         # Documents stay on sale until the end of the statutory period's last (working) day.
@@ -352,10 +371,7 @@ async def postpone(
         tender = await lock_tender(tender_id)
         require_agency(actor, tender)
         states.check_allowed(tender.status, "postpone")
-        if ctx.clock.now() >= tender.deadline_at:
-            from bidding.exceptions import DeadlinePassed
-
-            raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
+        _refuse_after_deadline(ctx, tender)
         if new_deadline.tzinfo is None or new_deadline <= tender.deadline_at:
             raise InvalidInput("deadline_at", "the new deadline must be later than the current "
                                "one", "新的截止时间须晚于原截止时间")
@@ -407,6 +423,7 @@ async def clarify(
         tender = await lock_tender(tender_id)
         require_agency(actor, tender)
         states.check_allowed(tender.status, "clarify")
+        _refuse_after_deadline(ctx, tender)
         clar = await _publish_clarification(ctx, tender, actor=actor, body=body)
         if answers:
             await Question.filter(tender_id=tender.id, id__in=answers).update(
@@ -425,6 +442,8 @@ async def ask_question(ctx: Context, *, actor: Actor, tender_id: int, text: str)
         tender = await lock_tender(tender_id)
         hide_draft(tender)
         states.check_allowed(tender.status, "ask")
+        _refuse_after_deadline(ctx, tender)
+        await require_invited(tender, org_id)
         question = await Question.create(
             tender=tender, organization_id=org_id, text=text, asked_at=ctx.clock.now()
         )

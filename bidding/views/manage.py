@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bidding import forms, services
-from bidding.exceptions import InvalidInput
+from bidding.exceptions import InvalidInput, NotAllowedForTender
 from bidding.models import Category, Method
 from bidding.services import queries, rooms
+from kernel.errors import TransitionNotAllowed
 from kernel.http import actor_of, form_of, redirect
 
 
@@ -59,6 +60,10 @@ async def tender_edit(request: Request) -> Response:
     view = await queries.tender_view(
         actor_of(request), _id(request), now=_ctx(request).clock.now()
     )
+    if "edit" not in view.actions:
+        # Only the owning agency, and only while the tender is a draft.
+        raise (NotAllowedForTender() if not view.is_owner
+               else TransitionNotAllowed(state=view.tender.status.value, action="edit"))
     if request.method == "GET":
         return await _render_form(request, tender=view.tender)
     form = await form_of(request)
