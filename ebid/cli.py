@@ -103,6 +103,91 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pki_refused(exc: Exception) -> int:
+    print(f"refused: {exc}", file=sys.stderr)
+    return 1
+
+
+def cmd_pki_init(args: argparse.Namespace) -> int:
+    """Create the development CAs (never for production: their keys lie on disk)."""
+    from pathlib import Path
+
+    from kernel.clock import SystemClock
+    from signing.pki import DevPKI
+
+    try:
+        pki = DevPKI.create(Path(args.dir), now=SystemClock().now())
+    except OSError as exc:
+        return _pki_refused(exc)
+    for family in pki.families:
+        for level in ("root", "intermediate"):
+            authority = pki.authority(family, level)
+            print(f"{authority.id:<17} {authority.certificate.subject.rfc4514_string()}")
+    print(f"development CAs in {args.dir}: for tests and demos only, never for production")
+    return 0
+
+
+def cmd_pki_issue(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kernel.clock import SystemClock
+    from signing.certificates import credit_code_of
+    from signing.pki import DevPKI, serial_hex, write_pair
+
+    try:
+        pki = DevPKI(Path(args.dir))
+        pair = pki.issue(
+            kind=args.kind, name=args.name, now=SystemClock().now(), family=args.ca,
+            credit_code=args.credit_code, organization=args.org, role=args.role,
+        )
+        paths = write_pair(pair, Path(args.output), password=args.password)
+    except (OSError, ValueError) as exc:
+        return _pki_refused(exc)
+    for half, path in zip((pair.signing, pair.encryption), paths, strict=True):
+        print(f"{path}  serial {serial_hex(half.certificate.serial_number)}")
+    code = credit_code_of(pair.signing.certificate)
+    if code:
+        print(f"credit code {code}")
+    return 0
+
+
+def cmd_pki_revoke(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cryptography import x509
+
+    from kernel.clock import SystemClock
+    from signing.pki import DevPKI, parse_serial
+
+    try:
+        reason = x509.ReasonFlags(args.reason)
+        pki = DevPKI(Path(args.dir))
+        issuer = pki.revoke(parse_serial(args.serial), now=SystemClock().now(), reason=reason)
+    except (OSError, LookupError, ValueError) as exc:
+        return _pki_refused(exc)
+    family = issuer.split("/")[0]
+    print(f"revoked {args.serial} ({reason.value}) by {issuer}; "
+          f"publish it with: ebid pki crl {args.dir} --ca {family}")
+    return 0
+
+
+def cmd_pki_crl(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kernel.clock import SystemClock
+    from signing.pki import DevPKI
+
+    try:
+        pki = DevPKI(Path(args.dir))
+        now = SystemClock().now()
+        for family in [args.ca] if args.ca else pki.families:
+            for path in pki.publish_crls(family, now=now):
+                print(path)
+    except (OSError, ValueError) as exc:
+        return _pki_refused(exc)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ebid", description="Public-resource e-bidding platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +225,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run background jobs (PostgreSQL job queue)")
     worker.set_defaults(func=cmd_worker)
+
+    pki = sub.add_parser("pki", help="development CAs for tests and demos (never production)")
+    pki_sub = pki.add_subparsers(dest="pki_command", required=True)
+    pki_init = pki_sub.add_parser("init", help="create RSA and EC test CAs in DIR")
+    pki_init.add_argument("dir", metavar="DIR")
+    pki_init.set_defaults(func=cmd_pki_init)
+    pki_issue = pki_sub.add_parser(
+        "issue", help="issue a signing + encryption certificate pair as PKCS#12 files"
+    )
+    pki_issue.add_argument("dir", metavar="DIR")
+    pki_issue.add_argument("--kind", required=True, choices=("company", "expert", "officer"))
+    pki_issue.add_argument("--name", required=True, help="the holder's name (subject CN)")
+    pki_issue.add_argument("--credit-code", help="company's credit code (default: made up)")
+    pki_issue.add_argument("--org", help="subject O (default: by kind and role)")
+    pki_issue.add_argument("--role", choices=("agency", "supervisor", "centre"),
+                           help="an officer's role, in the subject OU (default: centre)")
+    pki_issue.add_argument("--ca", choices=("rsa", "ec"), default="rsa")
+    pki_issue.add_argument("-o", "--output", required=True, metavar="OUT.p12",
+                           help="signing half; the encryption half goes to OUT.enc.p12")
+    pki_issue.add_argument("--password", required=True, help="PKCS#12 password")
+    pki_issue.set_defaults(func=cmd_pki_issue)
+    pki_revoke = pki_sub.add_parser("revoke", help="revoke a certificate (then run pki crl)")
+    pki_revoke.add_argument("dir", metavar="DIR")
+    pki_revoke.add_argument("--serial", required=True, metavar="HEX")
+    pki_revoke.add_argument("--reason", default="keyCompromise",
+                            help="RFC 5280 reason: keyCompromise, cACompromise, "
+                                 "affiliationChanged, superseded, cessationOfOperation, "
+                                 "certificateHold, privilegeWithdrawn, unspecified")
+    pki_revoke.set_defaults(func=cmd_pki_revoke)
+    pki_crl = pki_sub.add_parser("crl", help="publish the CAs' CRLs (DER and PEM)")
+    pki_crl.add_argument("dir", metavar="DIR")
+    pki_crl.add_argument("--ca", choices=("rsa", "ec"), help="only this family (default: all)")
+    pki_crl.set_defaults(func=cmd_pki_crl)
     return parser
 
 
