@@ -15,10 +15,7 @@ from bidding import services as bidding
 from ebid import jobs
 from ebid.app import build_context
 from ebid.config import tortoise_config
-from ebid.demo.data import (
-    ADMIN,
-    logins,
-)
+from ebid.demo.data import ADMIN, logins
 from ebid.demo.stories import STORIES
 from ebid.demo.tools import Demo
 from ebid.migrate import migrate

@@ -10,11 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bidding import services as bidding
-from ebid.demo.data import (
-    BIDDER_BY_NAME,
-    TENDERS,
-    TenderSpec,
-)
+from ebid.demo.data import BIDDER_BY_NAME, TENDERS, TenderSpec
 from ebid.demo.tools import Demo, Run, Steps
 
 
