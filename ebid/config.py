@@ -10,6 +10,7 @@ from kernel.settings import Settings
 APPS: dict[str, list[str]] = {
     "kernel": ["kernel.accounts.models", "kernel.audit.models"],
     "bidding": ["bidding.models"],
+    "signing": ["signing.models"],
 }
 
 
