@@ -114,7 +114,8 @@ class Tender(Model):
 
     class Meta:
         table = "bidding_tender"
-        indexes = (("status", "deadline_at"),)
+        # (issued_at, id): the portal lists newest first and pages through that order.
+        indexes = (("status", "deadline_at"), ("issued_at", "id", "status"))
 
 
 class Lot(Model):
@@ -255,7 +256,7 @@ class Notice(Model):
 
     class Meta:
         table = "bidding_notice"
-        indexes = (("kind", "published_at"),)
+        indexes = (("kind", "published_at"), ("tender_id", "published_at"))
 
 
 class Question(Model):

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tortoise import Tortoise, fields
+from tortoise.backends.base.config_generator import expand_db_url
 
 
 def normalise_url(url: str) -> str:
@@ -15,10 +16,22 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _connection(url: str) -> str | dict[str, Any]:
+    url = normalise_url(url)
+    if not url.startswith("postgres://"):
+        return url
+    config = expand_db_url(url)
+    # Plans are made for each statement's actual parameters: a generic plan cached after five
+    # runs does not know the search word and scans instead of using the trigram indexes.
+    settings = config["credentials"].setdefault("server_settings", {})
+    settings["plan_cache_mode"] = "force_custom_plan"
+    return config
+
+
 def tortoise_config(url: str, apps: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     """Build the Tortoise config: one app label per domain, each with its migrations package."""
     return {
-        "connections": {"default": normalise_url(url)},
+        "connections": {"default": _connection(url)},
         "apps": {
             label: {
                 "models": list(modules),
