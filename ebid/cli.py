@@ -8,6 +8,7 @@ import logging
 import sys
 
 from kernel.settings import Settings, demo_from_env, from_env
+from signing.cli_log import add_verify_arguments
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -94,6 +95,12 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
         return 1
     print(f"admin {args.username} created")
     return 0
+
+
+def cmd_log_verify(args: argparse.Namespace) -> int:
+    from signing.cli_log import run_verify
+
+    return run_verify(args)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -222,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     create = admin_sub.add_parser("create", help="create the first centre admin")
     create.add_argument("username")
     create.set_defaults(func=cmd_admin_create)
+
+    log = sub.add_parser("log", help="receipts log commands")
+    log_sub = log.add_subparsers(dest="log_command", required=True)
+    add_verify_arguments(
+        log_sub.add_parser("verify", help="check a receipt, signed heads and proofs offline")
+    ).set_defaults(func=cmd_log_verify)
 
     worker = sub.add_parser("worker", help="run background jobs (PostgreSQL job queue)")
     worker.set_defaults(func=cmd_worker)
