@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from kernel.accounts.actor import Actor
-from kernel.accounts.models import Session, User
+from kernel.accounts.models import Organization, Session, User
 
 
 def token_hash(token: str) -> str:
@@ -41,12 +41,18 @@ async def actor_for_token(token: str, *, now: datetime) -> Actor | None:
     )
     if session is None or not session.user.is_active:
         return None
-    user = session.user
+    return actor_for_user(session.user)
+
+
+def actor_for_user(user: User) -> Actor:
+    """The Actor a user acts as (also for jobs and tests acting on a user's behalf)."""
+    # Unfetched, the relation is a query, not an Organization: the name is then left out.
+    org = user.organization
     return Actor(
         user_id=user.id,
         username=user.username,
         role=user.role,
         organization_id=user.organization_id,  # type: ignore[attr-defined]
         display_name=user.display_name,
-        organization_name=user.organization.name if user.organization else "",
+        organization_name=org.name if isinstance(org, Organization) else "",
     )

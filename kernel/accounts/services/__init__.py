@@ -25,7 +25,6 @@ from kernel.accounts.services.queries import (
 from kernel.accounts.services.users import (
     ORG_FIELDS,
     USER_FIELDS,
-    actor_for_user,
     create_first_admin,
     create_organization,
     create_user,
@@ -42,6 +41,7 @@ from kernel.accounts.services.validation import (
     clean_credit_code,
     clean_username,
 )
+from kernel.accounts.sessions import actor_for_user
 
 __all__ = [
     "KIND_LABELS",

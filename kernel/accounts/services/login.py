@@ -17,8 +17,13 @@ from kernel.accounts import passwords
 from kernel.accounts.actor import ANONYMOUS, Actor
 from kernel.accounts.exceptions import LoginFailed, LoginThrottled
 from kernel.accounts.models import LoginAttempt, Session, User
-from kernel.accounts.services.users import actor_for_user
-from kernel.accounts.sessions import actor_for_token, close_session, open_session, token_hash
+from kernel.accounts.sessions import (
+    actor_for_token,
+    actor_for_user,
+    close_session,
+    open_session,
+    token_hash,
+)
 from kernel.context import Context
 
 

@@ -31,6 +31,7 @@ from kernel.accounts.services.validation import (
     _role,
     clean_username,
 )
+from kernel.accounts.sessions import actor_for_user
 from kernel.context import Context
 from kernel.errors import PermissionDenied
 
@@ -46,20 +47,6 @@ USER_FIELDS = ("username", "role", "organization_id", "display_name", "is_active
 
 def _snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in fields}
-
-
-def actor_for_user(user: User) -> Actor:
-    """The Actor a user acts as (for jobs and tests that act on a user's behalf)."""
-    # Unfetched, the relation is a query, not an Organization: the name is then left out.
-    org = user.organization
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        organization_id=user.organization_id,  # type: ignore[attr-defined]
-        display_name=user.display_name,
-        organization_name=org.name if isinstance(org, Organization) else "",
-    )
 
 
 def _require_admin(actor: Actor) -> None:
