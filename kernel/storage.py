@@ -37,6 +37,7 @@ import anyio.to_thread
 from starlette.datastructures import UploadFile
 
 from kernel.errors import PayloadTooLarge
+from kernel.files import fsync_dir as _fsync_dir
 
 __all__ = ["BlobStore", "StoredBlob"]
 
@@ -59,17 +60,6 @@ def _limit_mb(max_bytes: int) -> int | float:
     """The limit as shown to the user (MiB, like ``Settings.max_upload_bytes``)."""
     mb = max_bytes / _MIB
     return int(mb) if mb.is_integer() else round(mb, 2)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the directory entries inside ``path`` durable (no-op where unsupported)."""
-    if os.name != "posix":  # pragma: no cover - Windows cannot open a directory
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_dirs(path: Path) -> list[Path]:

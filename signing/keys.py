@@ -15,9 +15,6 @@ a process starting at the same moment that created a file first wins: both then 
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
+from kernel.files import load_or_create_secret as _load_or_create
 from kernel.settings import Settings
 from signing.cms import SignerKey
 
@@ -61,40 +59,6 @@ class ReceiptSigner:
 class PlatformKeys:
     receipt: ReceiptSigner
     log: Ed25519PrivateKey
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # pragma: no cover - the platform runs on POSIX servers
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Read a file, creating it (mode 0600) first if absent; safe against racing starts."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(make())
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)  # fails if the name exists: the first writer wins
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink()
-    _fsync_dir(path.parent)
-    return path.read_bytes()
 
 
 def _pkcs8(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:

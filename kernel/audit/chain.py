@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -38,10 +36,11 @@ from tortoise.backends.base.client import TransactionalDBClient
 from kernel.accounts.actor import Actor
 from kernel.audit.canonical import _plain, _signed_bytes, canonical_hash
 from kernel.audit.checkpoints import CHECKPOINT_FILE as CHECKPOINT_FILE
-from kernel.audit.checkpoints import Checkpoint, CheckpointStore, _fsync_dir
+from kernel.audit.checkpoints import Checkpoint, CheckpointStore
 from kernel.audit.models import AuditEvent, AuditHead
 from kernel.audit.verify import VerifyReport, verify_chain
 from kernel.audit.verify import _OrderCheck as _OrderCheck  # the tests use it from here
+from kernel.files import load_or_create_secret as _load_or_create
 from kernel.settings import Settings
 
 __all__ = [
@@ -66,32 +65,6 @@ def _actor_label(actor: Actor) -> str:
 
 def _in_transaction() -> bool:
     return isinstance(AuditHead._meta.db, TransactionalDBClient)
-
-
-def _load_or_create(path: Path, make: Callable[[], bytes]) -> bytes:
-    """Read a key file, creating it (mode 0600) first if absent; safe against racing starts."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(make())
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            # link() fails if the name exists: a process starting at the same moment that
-            # created the key first wins, and both then use its key.
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink()
-    _fsync_dir(path.parent)
-    return path.read_bytes()
 
 
 def _new_signing_key() -> bytes:
