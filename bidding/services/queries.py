@@ -93,9 +93,18 @@ async def _search(q: str | None) -> Q | None:
     if not q:
         return None
     ids = await search.indexed_ids(search.TENDER_INDEX, q)
-    if ids is not None:
-        return Q(id__in=ids)
-    return search.matches(q, "title", "code", "tenderer_name")
+    if ids is None:
+        # No index can answer (a fragment of one or two characters): scan once for the ids,
+        # so the count and the page that follow read only those rows instead of scanning
+        # twice. Too many matches: let the page query filter by itself.
+        condition = search.matches(q, "title", "code", "tenderer_name")
+        found: list[int] = await Tender.filter(  # type: ignore[assignment]
+            condition
+        ).limit(search.MAX_INDEX_IDS + 1).values_list("id", flat=True)
+        if len(found) > search.MAX_INDEX_IDS:
+            return condition
+        ids = found
+    return Q(id__in=ids)
 
 
 async def public_tenders(
