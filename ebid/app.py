@@ -30,6 +30,7 @@ from kernel.settings import Settings
 from kernel.storage import BlobStore
 from kernel.templating import make_templates
 from signing.api import api_routes as signing_api_routes
+from signing.routes import routes as signing_routes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,6 +87,7 @@ def create_app(
         routes=[
             *account_routes,
             *bidding_routes,
+            *signing_routes,
             *signing_api_routes,
             *openapi_routes,
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),

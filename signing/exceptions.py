@@ -9,14 +9,22 @@ from __future__ import annotations
 from kernel.errors import DomainError
 
 __all__ = [
+    "CaAlreadyAccepted",
+    "CaCertificateUnreadable",
+    "CaNotFound",
     "CertificateExpired",
     "CertificateNotYetValid",
     "CertificateRefused",
     "CertificateRevoked",
     "ChainRejected",
     "CrlInvalid",
+    "CrlIssuerUnknown",
     "CrlMissing",
+    "CrlNotNewer",
     "CrlOutOfDate",
+    "CrlSignatureInvalid",
+    "CrlUnreadable",
+    "NotACaCertificate",
     "UnknownIssuer",
     "WrongKeyUsage",
 ]
@@ -130,3 +138,80 @@ class CrlInvalid(CertificateRefused):
     def __init__(self, *, issuer: str, reason: str) -> None:
         super().__init__(issuer=issuer, reason=reason)
 
+
+
+# --- the accepted CAs and their CRLs, as the centre admin manages them ------------------------
+
+
+class CaCertificateUnreadable(DomainError):
+    status_code = 400
+    code = "ca_certificate_unreadable"
+    zh = "无法读取该文件：应为 PEM 或 DER 格式的 X.509 证书"
+    en = "The file cannot be read: it should be an X.509 certificate in PEM or DER form"
+
+
+class NotACaCertificate(DomainError):
+    status_code = 400
+    code = "not_a_ca_certificate"
+    zh = "证书 {subject} 不是 CA 证书（基本约束中没有 CA:TRUE）"
+    en = "The certificate {subject} is not a CA certificate (basicConstraints lacks CA:TRUE)"
+
+    def __init__(self, *, subject: str) -> None:
+        super().__init__(subject=subject)
+
+
+class CaAlreadyAccepted(DomainError):
+    status_code = 409
+    code = "ca_already_accepted"
+    zh = "CA 证书 {subject} 已在认可列表中（指纹 {fingerprint}）"
+    en = "The CA certificate {subject} is already on the list (fingerprint {fingerprint})"
+
+    def __init__(self, *, subject: str, fingerprint: str) -> None:
+        super().__init__(subject=subject, fingerprint=fingerprint)
+
+
+class CaNotFound(DomainError):
+    status_code = 404
+    code = "ca_not_found"
+    zh = "没有这个认可的 CA"
+    en = "No such accepted CA"
+
+
+class CrlUnreadable(DomainError):
+    status_code = 400
+    code = "crl_unreadable"
+    zh = "无法读取该文件：应为 PEM 或 DER 格式的证书吊销列表（CRL）"
+    en = "The file cannot be read: it should be a certificate revocation list in PEM or DER form"
+
+
+class CrlIssuerUnknown(DomainError):
+    status_code = 400
+    code = "crl_issuer_unknown"
+    zh = "CRL 的签发者 {issuer} 不是本中心认可的 CA"
+    en = "The CRL's issuer {issuer} is not an accepted CA"
+
+    def __init__(self, *, issuer: str) -> None:
+        super().__init__(issuer=issuer)
+
+
+class CrlSignatureInvalid(DomainError):
+    status_code = 400
+    code = "crl_signature_invalid"
+    zh = "CRL 的签名无法用认可的 CA {issuer} 的公钥验证"
+    en = "The CRL's signature does not verify with the key of the accepted CA {issuer}"
+
+    def __init__(self, *, issuer: str) -> None:
+        super().__init__(issuer=issuer)
+
+
+class CrlNotNewer(DomainError):
+    status_code = 409
+    code = "crl_not_newer"
+    zh = "该 CRL（签发于 {this_update}）不比 {issuer} 当前的 CRL（签发于 {current}）新"
+    en = (
+        "This CRL (issued on {this_update}) is not newer than the current CRL of {issuer} "
+        "(issued on {current})"
+    )
+
+    def __init__(self, *, issuer: str, this_update: str, current: str) -> None:
+        super().__init__(issuer=issuer, this_update=this_update, current=current)

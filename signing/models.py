@@ -82,3 +82,43 @@ class SignedHead(Model):
 
     class Meta:
         table = "signing_signed_head"
+
+
+class AcceptedCA(Model):
+    """A root or intermediate CA the centre accepts, as uploaded by the centre admin.
+
+    Written only through signing.trust. Never deleted: a CA no longer accepted is made inactive,
+    so the audit trail and its CRL history keep pointing at it.
+    """
+
+    id = fields.IntField(primary_key=True)
+    der = fields.BinaryField()
+    subject = fields.CharField(max_length=1024)
+    fingerprint = fields.CharField(max_length=64, unique=True)  # SHA-256 of the DER, hex
+    is_root = fields.BooleanField()
+    not_after = fields.DatetimeField()
+    added_at = fields.DatetimeField()
+    active = fields.BooleanField(default=True, db_index=True)
+    # Where the background job fetches this CA's CRL from; empty when CRLs are uploaded by hand.
+    crl_url = fields.CharField(max_length=1024, default="")
+
+    class Meta:
+        table = "signing_accepted_ca"
+
+
+class CaCrl(Model):
+    """One CRL of an accepted CA, kept for the record. The newest still valid one is current."""
+
+    id = fields.IntField(primary_key=True)
+    ca: fields.ForeignKeyRelation[AcceptedCA] = fields.ForeignKeyField(
+        "signing.AcceptedCA", related_name="crls", on_delete=fields.RESTRICT
+    )
+    der = fields.BinaryField()
+    this_update = fields.DatetimeField()
+    next_update = fields.DatetimeField()
+    # Up to 20 octets (RFC 5280), too wide for a BIGINT: kept as decimal text, empty if none.
+    crl_number = fields.CharField(max_length=64, default="")
+    uploaded_at = fields.DatetimeField()
+
+    class Meta:
+        table = "signing_ca_crl"

@@ -499,6 +499,8 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:admin-rooms": [("", {"data": {"name": "探针开标室", "location": "",
                                                "capacity": "10"}})],
         "bidding:room-toggle": [("", {"data": {"active": "1"}})],
+        "signing:admin-cas": [("", {"data": {"action": "add_ca"},
+                                    "files": _file("探针.pem", b"not a certificate")})],
         # The bidding API.
         "bidding:api-tender-create": [("", {"json": _tender_json(LATE_DEADLINE,
                                                                  "探针接口新建项目工程")})],

@@ -1,0 +1,61 @@
+"""The centre admin's page of accepted CAs and their CRLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kernel.context import Context
+from kernel.errors import DomainError, InvalidInput
+from kernel.http import actor_of, form_of, locale_of, redirect
+from signing import trust
+
+TEMPLATE = "signing/admin-cas.html"
+ACTIONS = ("add_ca", "upload_crl", "deactivate")
+
+
+def _ctx(request: Request) -> Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def _page(request: Request, status_code: int = 200, **extra: Any) -> Response:
+    context = {"cas": await trust.list_cas(_ctx(request)), "error": "", "action": "",
+               "done": request.query_params.get("done", ""), **extra}
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, TEMPLATE, context, status_code=status_code)
+
+
+async def _file(form: FormData, name: str) -> bytes:
+    upload = form.get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput(name, "choose a file to upload", "请选择要上传的文件")
+    return await upload.read()
+
+
+async def admin_cas(request: Request) -> Response:
+    if request.method == "GET":
+        return await _page(request)
+    form = await form_of(request)
+    action = str(form.get("action", ""))
+    ctx, actor = _ctx(request), actor_of(request)
+    try:
+        if action == "add_ca":
+            await trust.add_ca(ctx, actor=actor, pem_or_der=await _file(form, "certificate"),
+                               crl_url=str(form.get("crl_url", "")))
+        elif action == "upload_crl":
+            await trust.upload_crl(ctx, actor=actor, data=await _file(form, "crl"))
+        elif action == "deactivate":
+            ca_id = str(form.get("ca_id", ""))
+            if not ca_id.isdigit():
+                raise InvalidInput("ca_id", "not a number", "应为数字")
+            await trust.deactivate_ca(ctx, actor=actor, ca_id=int(ca_id))
+        else:
+            raise InvalidInput("action", f"must be one of {', '.join(ACTIONS)}",
+                               f"应为 {'、'.join(ACTIONS)} 之一")
+    except DomainError as exc:
+        return await _page(request, error=exc.message(locale_of(request)), action=action,
+                           status_code=exc.status_code)
+    return redirect(f"/admin/cas?done={action}")
