@@ -3,6 +3,7 @@ never name another bidder or reveal how many registered or bid."""
 
 from __future__ import annotations
 
+from bidding.rules import PublicityNotOver
 from kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
@@ -96,12 +97,6 @@ class ObjectionWindowClosed(DomainError):
     code = "objection_window_closed"
     zh = "当前不在可提出此类异议的期间内"
     en = "Objections of this kind cannot be raised at this time"
-
-
-class PublicityNotOver(DomainError):
-    code = "publicity_not_over"
-    zh = "中标候选人公示期至 {ends} 结束，结束前不得发出中标通知书"
-    en = "The candidates' publicity period runs until {ends}; the award must wait"
 
 
 class RankingIncomplete(DomainError):

@@ -20,7 +20,13 @@ from decimal import ROUND_DOWN, Decimal
 from typing import ClassVar, Final
 from zoneinfo import ZoneInfo
 
-from kernel.calendar import WorkingCalendar, end_of_day, last_local_day, local_date
+from kernel.calendar import (
+    WorkingCalendar,
+    end_of_day,
+    format_instant,
+    last_local_day,
+    local_date,
+)
 from kernel.errors import DomainError, InvalidInput
 
 
@@ -216,7 +222,7 @@ def check_clarification(
         raise ClarificationNeedsPostponement(
             days=rules.clarification_min_days,
             clarified=local_date(clarified_at, tz).isoformat(),
-            new_deadline=_format_instant(moved, tz),
+            new_deadline=format_instant(moved, tz),
         )
 
 
@@ -298,7 +304,7 @@ def check_publicity(
 def check_publicity_over(ends_at: datetime, now: datetime, tz: str) -> None:
     """Refuse the step after the publicity (the award) while the publicity is still running."""
     if now < ends_at:
-        raise PublicityNotOver(ends=_format_instant(ends_at, tz))
+        raise PublicityNotOver(ends=format_instant(ends_at, tz))
 
 
 def report_due_at(
@@ -325,14 +331,6 @@ def _shift_local_days(instant: datetime, days: int, tz: str) -> datetime:
     local = instant.astimezone(zone)
     moved = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=zone)
     return moved.astimezone(UTC)
-
-
-def _format_instant(instant: datetime, tz: str) -> str:
-    local = instant.astimezone(ZoneInfo(tz))
-    if local.time() == datetime.min.time():
-        # Ends are stored as the next midnight; users read the last day, ending at 24:00.
-        return f"{(local.date() - timedelta(days=1)).isoformat()} 24:00"
-    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _format_money(amount: Decimal) -> str:

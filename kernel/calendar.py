@@ -203,3 +203,12 @@ def end_of_day(d: date, tz: str = DEFAULT_TZ) -> datetime:
 def at_local_time(d: date, hour: int, minute: int = 0, tz: str = DEFAULT_TZ) -> datetime:
     """The UTC instant of ``hour:minute`` local on ``d`` (e.g. an opening at 09:30 Beijing)."""
     return datetime.combine(d, time(hour, minute), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def format_instant(instant: datetime, tz: str = DEFAULT_TZ) -> str:
+    """Local "YYYY-MM-DD HH:MM"; a local midnight reads "<day before> 24:00", because periods
+    end at the next midnight and users read the last day of the period, not the day after."""
+    local = instant.astimezone(ZoneInfo(tz))
+    if local.time() == time.min:
+        return f"{(local.date() - timedelta(days=1)).isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")

@@ -5,7 +5,7 @@ See docs/decisions/0003-bilingual-strings.md for why there is no gettext catalog
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from kernel.calendar import format_instant
 from kernel.http import actor_of, csrf_token, locale_of
 
 
@@ -43,12 +44,7 @@ def make_templates(directory: Path, tz: str) -> Jinja2Templates:
 
     def fmt_dt_end(value: datetime | None) -> str:
         """The end of a period: local midnight reads "2026-03-09 24:00", not the next day."""
-        if value is None:
-            return ""
-        local = value.astimezone(zone)
-        if (local.hour, local.minute, local.second) == (0, 0, 0):
-            return (local - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
-        return local.strftime("%Y-%m-%d %H:%M")
+        return format_instant(value, tz) if value else ""
 
     def fmt_money(value: Decimal | float | int | None) -> str:
         return "" if value is None else f"¥{Decimal(value):,.2f}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -19,6 +19,7 @@ from bidding.models import Invitation, Method, Tender, TenderStatus
 from bidding.rules import ProcedureRules, rules_for
 from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
+from kernel.calendar import format_instant
 from kernel.context import Context
 from kernel.errors import PermissionDenied
 
@@ -108,10 +109,7 @@ def local(ctx: Context, at: datetime) -> str:
 
 def local_end(ctx: Context, at: datetime) -> str:
     """The end of a period in local time; a midnight end reads as the day before, 24:00."""
-    here = at.astimezone(ZoneInfo(ctx.tz))
-    if (here.hour, here.minute, here.second) == (0, 0, 0):
-        return (here - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
-    return here.strftime("%Y-%m-%d %H:%M")
+    return format_instant(at, ctx.tz)
 
 
 async def transition(

@@ -15,7 +15,6 @@ from bidding import states
 from bidding.exceptions import (
     InvalidInput,
     ObjectionsPending,
-    PublicityNotOver,
     RankingIncomplete,
     TooEarly,
 )
@@ -310,8 +309,8 @@ async def award(
         tender = await lock_tender(tender_id)
         require_agency(actor, tender)
         states.target(tender.status, "award")
-        if tender.publicity_ends_at and now < tender.publicity_ends_at:
-            raise PublicityNotOver(ends=local_end(ctx, tender.publicity_ends_at))
+        if tender.publicity_ends_at:
+            statute.check_publicity_over(tender.publicity_ends_at, now, ctx.tz)
         if await Objection.filter(tender_id=tender_id, answered_at=None).exists():
             raise ObjectionsPending()
         lots = await Lot.filter(tender_id=tender_id, failed=False).order_by("number")
