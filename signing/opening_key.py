@@ -26,13 +26,12 @@ from cryptography import x509
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import x25519
-from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from kernel.errors import DomainError
 from signing import shamir
 from signing.pki.subjects import OFFICER_ROLES, OfficerRole
 from signing.sealed import keys
-from signing.sealed.format import HPKE_P256, HPKE_X25519, canonical_json
+from signing.sealed.format import HPKE_X25519, canonical_json
 from signing.shamir import Share, ShareRefused
 
 __all__ = [
@@ -55,11 +54,7 @@ VERSION = 1
 SHARING = "shamir-gf256-sha256-v1"
 OPENING_ALGORITHM = HPKE_X25519  # what bidders wrap their data keys with
 _SHARE_INFO_LABEL = "ebid-opening-share"
-# identifier -> (HPKE suite, length of the encapsulated key), as in signing/sealed/keys.py
-_SUITES = {
-    HPKE_P256: (Suite(KEM.P256, KDF.HKDF_SHA256, AEAD.AES_256_GCM), 65),
-    HPKE_X25519: (Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM), 32),
-}
+_SUITES = keys.HPKE_SUITES
 
 
 # --- refusals -------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ RecipientPrivateKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey
 
 DATA_KEY_LENGTH = 32
 _COMMITMENT_LABEL = b"ebid-sealed-bid key commitment v1"
-# identifier -> (HPKE suite, length of the encapsulated key)
-_SUITES = {
+# identifier -> (HPKE suite, length of the encapsulated key); the opening key uses it too.
+HPKE_SUITES = {
     HPKE_P256: (Suite(KEM.P256, KDF.HKDF_SHA256, AEAD.AES_256_GCM), 65),
     HPKE_X25519: (Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM), 32),
 }
@@ -94,7 +94,7 @@ def wrap_info(*, which: Recipient, mode: KeyMode, tender: str, lot: str | None,
 def wrap(secret: bytes, public_key: RecipientPublicKey, *, which: Recipient,
          info: bytes) -> Wrap:
     alg = algorithm_for(public_key)
-    suite, enc_length = _SUITES[alg]
+    suite, enc_length = HPKE_SUITES[alg]
     sealed = suite.encrypt(secret, public_key, info=info)
     return Wrap(to=which, alg=alg, key_id=key_id(public_key), enc=sealed[:enc_length],
                 ct=sealed[enc_length:])
@@ -113,7 +113,7 @@ def unwrap(item: Wrap, private_key: RecipientPrivateKey, *, info: bytes) -> byte
             which=item.to, reason=f"it was wrapped to key {item.key_id[:16]}..., not this one",
             reason_zh=f"它封装给密钥 {item.key_id[:16]}...，而不是这把密钥",
         )
-    suite, _ = _SUITES[item.alg]
+    suite, _ = HPKE_SUITES[item.alg]
     try:
         secret = suite.decrypt(item.enc + item.ct, private_key, info=info)
     except (InvalidTag, ValueError) as error:
