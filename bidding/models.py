@@ -29,6 +29,7 @@ class TenderStatus(StrEnum):
     DRAFT = "draft"  # 入场登记
     PUBLISHED = "published"  # 公告发布, 投标中
     SUSPENDED = "suspended"  # 异议处理中, 暂停
+    OPENING = "opening"  # 开标中: deadline passed, the decryption window runs
     OPENED = "opened"  # 已开标, 评标中
     FAILED = "failed"  # 流标
     PUBLICITY = "publicity"  # 中标候选人公示
@@ -51,6 +52,21 @@ class BidStatus(StrEnum):
     SUBMITTED = "submitted"
     SUPERSEDED = "superseded"
     WITHDRAWN = "withdrawn"
+
+
+class Decryption(StrEnum):
+    """How a sealed bid ended at the opening (docs/opening.md)."""
+
+    PENDING = "pending"  # sealed; the window is open or has not started
+    DECRYPTED = "decrypted"  # opened with the bidder's key (and the officers' half in "both")
+    RECOVERED = "recovered"  # opened with the officers' shares ("either" mode)
+    FAILED_BIDDER = "failed_bidder"  # tag/signature failed on an intact package, or no key
+    FAILED_PLATFORM = "failed_platform"  # the stored package no longer matches its receipt
+
+
+class KeyMode(StrEnum):
+    EITHER = "either"  # 任一密钥可解: officers can recover a bid the bidder cannot open
+    BOTH = "both"  # 双密钥: no insider group can open early, a bidder who fails loses the bid
 
 
 class DepositStatus(StrEnum):
@@ -92,6 +108,9 @@ class Tender(Model):
     price_ceiling = fields.DecimalField(max_digits=16, decimal_places=2)  # 最高投标限价
     deposit = fields.DecimalField(max_digits=16, decimal_places=2, default=0)  # 投标保证金
     deadline_at = fields.DatetimeField(db_index=True)  # 投标截止 = 开标时间
+    key_mode = fields.CharEnumField(KeyMode, max_length=8, default=KeyMode.EITHER)
+    decryption_minutes = fields.IntField(default=30)  # the decryption window at the opening
+    decryption_ends_at = fields.DatetimeField(null=True)  # set when the opening starts
     room: fields.ForeignKeyNullableRelation[Room] = fields.ForeignKeyField(
         "bidding.Room", related_name="tenders", null=True, on_delete=fields.RESTRICT
     )
@@ -227,19 +246,64 @@ class Bid(Model):
     )
     organization_id = fields.IntField(db_index=True)
     status = fields.CharEnumField(BidStatus, max_length=16, default=BidStatus.SUBMITTED)
+    # The sealed package as received (signing/sealed), kept in the blob store by its SHA-256.
     filename = fields.CharField(max_length=255)
     sha256 = fields.CharField(max_length=64)
     size = fields.BigIntField()
-    price = fields.DecimalField(max_digits=16, decimal_places=2)
+    # Known before the opening without decrypting: who signed the package (signing/sealed).
+    certificate_sha256 = fields.CharField(max_length=64, default="")
+    signer_subject = fields.CharField(max_length=300, default="")
+    receipt = fields.BinaryField(null=True)  # the signed receipt (CMS DER) the bidder holds
+    log_index = fields.BigIntField(null=True)
+    upload_address = fields.CharField(max_length=64, default="")  # keyed hash, for collusion/
+    # Read from the signed manifest at the opening: null/empty until the bid is decrypted.
+    price = fields.DecimalField(max_digits=16, decimal_places=2, null=True)
     duration_days = fields.IntField(null=True)  # 工期
     quality = fields.CharField(max_length=100, default="")  # 质量承诺
     project_manager = fields.CharField(max_length=100, default="")
-    submitted_at = fields.DatetimeField()
+    manifest: dict | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    decryption = fields.CharEnumField(Decryption, max_length=16, default=Decryption.PENDING)
+    decryption_detail = fields.CharField(max_length=500, default="")  # the reason, bilingual
+    decrypted_at = fields.DatetimeField(null=True)
+    submitted_at = fields.DatetimeField()  # when the package's last byte arrived
     ended_at = fields.DatetimeField(null=True)  # superseded or withdrawn
 
     class Meta:
         table = "bidding_bid"
         indexes = (("tender_id", "lot_id", "status"),)
+
+
+class BidFile(Model):
+    """A file of a decrypted bid, stored in the blob store by its SHA-256 after the opening."""
+
+    id = fields.IntField(primary_key=True)
+    bid: fields.ForeignKeyRelation[Bid] = fields.ForeignKeyField(
+        "bidding.Bid", related_name="files", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=255)
+    sha256 = fields.CharField(max_length=64)
+    size = fields.BigIntField()
+
+    class Meta:
+        table = "bidding_bid_file"
+        unique_together = (("bid_id", "name"),)
+
+
+class OpeningIncident(Model):
+    """A failure at the opening that is the platform's fault (or another event worth a record):
+    the bid is treated as withdrawn and the incident is published with the opening record."""
+
+    id = fields.IntField(primary_key=True)
+    tender: fields.ForeignKeyRelation[Tender] = fields.ForeignKeyField(
+        "bidding.Tender", related_name="incidents", on_delete=fields.CASCADE
+    )
+    bid_id = fields.BigIntField(null=True)
+    kind = fields.CharField(max_length=40)
+    detail = fields.TextField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "bidding_opening_incident"
 
 
 class Notice(Model):
@@ -319,6 +383,8 @@ class OpeningRecord(Model):
     )
     rows: list = fields.JSONField()  # type: ignore[assignment]
     sha256 = fields.CharField(max_length=64)
+    # The platform's CMS signature (DER, content attached) over the canonical rows JSON.
+    signature = fields.BinaryField(null=True)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -1,1 +1,2 @@
-"""Collusion detectors, relationship graph and case files (a later issue)."""
+"""Collusion detection: detectors that carry their evidence, a relationship graph, case files
+(docs/collusion.md)."""

@@ -122,3 +122,74 @@ class CaCrl(Model):
 
     class Meta:
         table = "signing_ca_crl"
+
+
+class CertificateUse(StrEnum):
+    SIGNING = "signing"  # login and signatures
+    ENCRYPTION = "encryption"  # the officer's key a share of an opening key is encrypted to
+
+
+class AccountCertificate(Model):
+    """A certificate registered to a user account (officers' encryption certificates, and the
+    signing certificates seen at certificate login). Written only through signing.accounts."""
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.IntField(db_index=True)
+    organization_id = fields.IntField(null=True, db_index=True)
+    use = fields.CharEnumField(CertificateUse, max_length=16)
+    der = fields.BinaryField()
+    fingerprint = fields.CharField(max_length=64)  # SHA-256 of the DER, hex
+    subject = fields.CharField(max_length=1024)
+    not_after = fields.DatetimeField()
+    registered_at = fields.DatetimeField()
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "signing_account_certificate"
+        unique_together = (("user_id", "fingerprint"),)
+
+
+class OpeningKey(Model):
+    """A tender's opening key: the public part and the encrypted shares (signing.opening_key's
+    OpeningKeySetup as JSON). The private key is never stored whole."""
+
+    id = fields.IntField(primary_key=True)
+    tender_id = fields.IntField(unique=True)
+    key_id = fields.CharField(max_length=64)
+    public_key_pem = fields.TextField()
+    setup: fields.JSONField[dict[str, Any]] = fields.JSONField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "signing_opening_key"
+
+
+class OpeningShare(Model):
+    """A share of an opening key as an officer submitted it, after the deadline. Accepted only
+    when it matches its commitment in the setup, so a wrong share never reaches recovery."""
+
+    id = fields.IntField(primary_key=True)
+    tender_id = fields.IntField(db_index=True)
+    index = fields.SmallIntField()
+    user_id = fields.IntField()
+    share = fields.BinaryField()
+    submitted_at = fields.DatetimeField()
+
+    class Meta:
+        table = "signing_opening_share"
+        unique_together = (("tender_id", "index"),)
+
+
+class LoginChallenge(Model):
+    """A one-time challenge for certificate login, and the one-time link it turns into."""
+
+    id = fields.IntField(primary_key=True)
+    nonce_hash = fields.CharField(max_length=64, unique=True)  # SHA-256 of the challenge
+    link_hash = fields.CharField(max_length=64, null=True, unique=True)  # of the one-time link
+    user_id = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "signing_login_challenge"
