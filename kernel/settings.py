@@ -29,6 +29,11 @@ class Settings:
     audit_checkpoint_every: int = 100
     # Extra holiday data (next year's State Council schedule) merged over the bundled one.
     holidays_file: Path | None = None
+    # The opening starts this long after the deadline, so a bid whose last byte arrived just
+    # before it is never refused because the opening began while it was being checked.
+    intake_grace_seconds: int = 60
+    # The largest sealed package accepted (bytes); the resumable upload has the same limit.
+    max_bid_bytes: int = 2 * 1024 * 1024 * 1024
 
     @property
     def blob_dir(self) -> Path:
@@ -68,6 +73,10 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             env.get("EBID_SCHEDULER_INTERVAL", base.scheduler_interval_seconds)
         ),
         holidays_file=Path(env["EBID_HOLIDAYS_FILE"]) if env.get("EBID_HOLIDAYS_FILE") else None,
+        intake_grace_seconds=int(
+            env.get("EBID_INTAKE_GRACE_SECONDS", base.intake_grace_seconds)
+        ),
+        max_bid_bytes=int(env.get("EBID_MAX_BID_BYTES", base.max_bid_bytes)),
     )
 
 
