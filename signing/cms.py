@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -252,7 +253,8 @@ def _verify(der: bytes, given: bytes | None, what: str) -> tuple[bytes, Verified
     digest = _hash_of(signer_info, what)
     attrs = signer_info["signed_attrs"]
     signing_time = None
-    if attrs.native is None or len(attrs) == 0:
+    # Void is asn1crypto's absent optional field; .native would convert every attribute.
+    if isinstance(attrs, core.Void) or len(attrs) == 0:
         signed_bytes = content
     else:
         if _attribute(attrs, "content_type", what).native != encap["content_type"].native:

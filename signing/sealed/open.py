@@ -220,6 +220,10 @@ class _Plaintext:
         return True
 
     def read_exact(self, length: int) -> bytes:
+        if self.position + length <= len(self.segment):
+            # The usual case for file chunks: one copy out of the segment, not two.
+            start, self.position = self.position, self.position + length
+            return bytes(self.segment[start:self.position])
         parts = bytearray()
         while len(parts) < length:
             if self.position == len(self.segment) and not self._next():
