@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from ebid.cli_collusion import add_collusion_parser
 from kernel.settings import Settings, demo_from_env, from_env
 from signing.cli_log import add_verify_arguments
 
@@ -271,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     pki_crl.add_argument("dir", metavar="DIR")
     pki_crl.add_argument("--ca", choices=("rsa", "ec"), help="only this family (default: all)")
     pki_crl.set_defaults(func=cmd_pki_crl)
+
+    add_collusion_parser(sub)
     return parser
 
 
