@@ -25,6 +25,7 @@ MANIFEST_FORMAT = "ebid-bid-manifest"
 MANIFEST_VERSION = 1
 _AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_MAX_TEXT = 100  # the opening record's columns
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,11 @@ class BidFields:
     # machine fingerprint: {"mac": hmac-hex, "machine_id": hmac-hex, ...}
     client_fingerprint: Mapping[str, str] = field(default_factory=dict)
     bidder: str | None = None  # credit code; by default read from the signing certificate
+    # The opening record's other columns (开标记录表); written only when given, so a manifest
+    # without them reads as before.
+    duration_days: int | None = None  # 工期
+    quality: str = ""  # 质量承诺
+    project_manager: str = ""  # 项目经理
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ class Manifest:
     price: str
     items: tuple[Item, ...]  # amounts as their decimal strings
     client_fingerprint: dict[str, str]
+    duration_days: int | None = None
+    quality: str = ""
+    project_manager: str = ""
 
 
 def amount(value: Decimal | str | int, name: str) -> str:
@@ -112,6 +121,17 @@ def manifest_bytes(bid: BidFields, *, bidder: str, files: Sequence[FileDigest]) 
         ],
         "client_fingerprint": dict(bid.client_fingerprint),
     }
+    if bid.duration_days is not None:
+        if (not isinstance(bid.duration_days, int) or isinstance(bid.duration_days, bool)
+                or bid.duration_days <= 0):
+            raise ValueError("duration_days must be a whole number of days, more than zero")
+        document["duration_days"] = bid.duration_days
+    for name in ("quality", "project_manager"):
+        value = getattr(bid, name)
+        if not isinstance(value, str) or len(value) > _MAX_TEXT:
+            raise ValueError(f"{name} must be text of at most {_MAX_TEXT} characters")
+        if value:
+            document[name] = value
     return canonical_json(document)
 
 
@@ -191,7 +211,18 @@ def parse_manifest(data: bytes) -> Manifest:
         isinstance(v, str) for v in fingerprint.values()
     ):
         raise _bad("client_fingerprint must map names to hex strings")
+    duration = document.get("duration_days")
+    if duration is not None and (not isinstance(duration, int) or isinstance(duration, bool)
+                                 or duration <= 0):
+        raise _bad("duration_days must be a whole number of days")
+    extras: dict[str, str] = {}
+    for name in ("quality", "project_manager"):
+        value = document.get(name, "")
+        if not isinstance(value, str) or len(value) > _MAX_TEXT:
+            raise _bad(f"{name} must be a string of at most {_MAX_TEXT} characters")
+        extras[name] = value
     return Manifest(
+        duration_days=duration, **extras,
         tender=_text(document, "tender"), lot=_text(document, "lot", optional=True),
         bidder=_text(document, "bidder"), files=tuple(_file(f) for f in files),
         price=_amount(document, "price"), items=tuple(_item(i) for i in items),
