@@ -7,9 +7,15 @@ picks it up from here.
 from __future__ import annotations
 
 from collusion.base import Detector
+from collusion.detectors.associated_firms import AssociatedFirms
+from collusion.detectors.same_machine import SameMachine
+from collusion.detectors.shared_deposit import SharedDeposit
 
 
 def all_detectors() -> list[Detector]:
     """One instance of each detector with its default configuration."""
     found: list[Detector] = []
+    found.append(SameMachine())
+    found.append(SharedDeposit())
+    found.append(AssociatedFirms())
     return found

@@ -1,0 +1,99 @@
+"""Detector 7: bid deposits paid from the same account, or by the same payer for different
+bidders (evidence from escrow on the platform, from bid.json offline).
+
+A deposit is the bidder's own money: two bidders' deposits leaving one account, or one firm
+paying another's, means one purse behind "competing" bids.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from itertools import combinations
+
+from collusion.base import (
+    EMPTY_HISTORY,
+    BidSnapshot,
+    Flag,
+    History,
+    Strength,
+    TenderSnapshot,
+)
+
+SAME_ACCOUNT = 0.95
+PAID_BY_THE_OTHER = 0.95
+SAME_THIRD_PARTY = 0.85
+
+
+class SharedDeposit:
+    name = "shared_deposit"
+    title_zh = "保证金同一账户缴纳"
+    title_en = "Deposits from the same account"
+    strength: Strength = "strong"
+
+    def __init__(self, *, min_score: float = 0.5) -> None:
+        self.min_score = min_score
+
+    def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
+        paid = {}
+        for bid in sorted(tender.bids, key=lambda b: b.key):
+            if bid.deposit is not None and bid.key not in paid:
+                paid[bid.key] = bid
+        flags = []
+        for a, b in combinations(sorted(paid), 2):
+            flag = self._pair(paid[a], paid[b])
+            if flag is not None and flag.score >= self.min_score:
+                flags.append(flag)
+        return flags
+
+    def _pair(self, a: BidSnapshot, b: BidSnapshot) -> Flag | None:
+        assert a.deposit is not None and b.deposit is not None
+        reasons: list[dict[str, object]] = []
+        entities: list[dict[str, str]] = []
+        account = a.deposit.payer_account
+        if account and account == b.deposit.payer_account:
+            reasons.append({"reason": "same_account", "payer_account": account,
+                            "weight": SAME_ACCOUNT})
+            entities.append({"kind": "account", "id": account, "label": account[:8]})
+        payer_a, payer_b = _name(a.deposit.payer_name), _name(b.deposit.payer_name)
+        own_a, own_b = _name(a.bidder.name), _name(b.bidder.name)
+        if payer_a and payer_a == payer_b and payer_a not in (own_a, own_b):
+            reasons.append({"reason": "same_third_party_payer",
+                            "payer_name": a.deposit.payer_name, "weight": SAME_THIRD_PARTY})
+            entities.append({"kind": "account", "id": f"payer:{payer_a}",
+                             "label": a.deposit.payer_name})
+        for payer, own, payee, other_firm in ((payer_a, own_a, a, own_b),
+                                               (payer_b, own_b, b, own_a)):
+            if payer and payer != own and payer == other_firm:
+                reasons.append({"reason": "paid_by_the_other_bidder", "bid": payee.key,
+                                "payer_name": payee.deposit.payer_name,  # type: ignore[union-attr]
+                                "weight": PAID_BY_THE_OTHER})
+        if not reasons:
+            return None
+        remaining = 1.0
+        for reason in reasons:
+            remaining *= 1.0 - float(reason["weight"])  # type: ignore[arg-type]
+        return Flag(
+            detector=self.name, bidders=(a.key, b.key), score=round(1.0 - remaining, 6),
+            strength="strong",
+            evidence={"reasons": reasons,
+                      "deposits": [_deposit_json(a), _deposit_json(b)],
+                      "entities": entities},
+            summary="保证金" + "、".join(_REASON_ZH[str(r["reason"])] for r in reasons),
+        )
+
+
+_REASON_ZH = {"same_account": "从同一账户缴纳", "same_third_party_payer": "由同一第三方缴纳",
+              "paid_by_the_other_bidder": "由另一投标人缴纳"}
+
+
+def _deposit_json(bid: BidSnapshot) -> dict[str, object]:
+    assert bid.deposit is not None
+    return {"bid": bid.key, "bidder": bid.bidder.name,
+            "payer_account": bid.deposit.payer_account, "payer_name": bid.deposit.payer_name,
+            "paid_at": bid.deposit.paid_at.isoformat() if bid.deposit.paid_at else None}
+
+
+def _name(text: str) -> str:
+    """A firm's name as compared: NFKC (full-width forms), no spaces or punctuation, case-folded."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text)).casefold()
