@@ -10,6 +10,7 @@ from collusion.base import Detector
 from collusion.detectors.associated_firms import AssociatedFirms
 from collusion.detectors.same_machine import SameMachine
 from collusion.detectors.shared_deposit import SharedDeposit
+from collusion.detectors.shared_passages import SharedPassages
 
 
 def all_detectors() -> list[Detector]:
@@ -18,4 +19,5 @@ def all_detectors() -> list[Detector]:
     found.append(SameMachine())
     found.append(SharedDeposit())
     found.append(AssociatedFirms())
+    found.append(SharedPassages())
     return found
