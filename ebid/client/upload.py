@@ -1,0 +1,196 @@
+"""``submit``: the resumable upload of a sealed package, and its receipt.
+
+The upload's id is kept beside the package (``PKG.upload.json``) so a run that dies, or a
+connection that drops, resumes from the offset the platform reports rather than from zero.
+The receipt is saved as ``PKG.receipt.p7m``; running ``submit`` again once it exists prints it
+instead of sending the package again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ebid.client.errors import Refused, ServerRefused, Unreachable
+from ebid.client.http import Api
+from ebid.client.platform import b64decode
+from ebid.client.session import write_private
+from signing.cms import verify_attached
+from signing.receipts import BadReceipt, Receipt
+from signing.sealed.errors import BadSignature
+
+READ_SIZE = 1024 * 1024
+DEFAULT_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt_der: bytes
+    receipt: Receipt
+    path: Path  # where the receipt was saved
+    resent: bool  # False when the saved receipt was printed instead
+
+
+def receipt_path(package: Path) -> Path:
+    return package.with_name(package.name + ".receipt.p7m")
+
+
+def state_path(package: Path) -> Path:
+    return package.with_name(package.name + ".upload.json")
+
+
+def digest(path: Path) -> tuple[str, int]:
+    sha256, size = hashlib.sha256(), 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(READ_SIZE):
+            sha256.update(chunk)
+            size += len(chunk)
+    return sha256.hexdigest(), size
+
+
+def read_receipt(der: bytes) -> Receipt:
+    """The receipt's fields, its CMS signature checked (whose key it is: ``verify-receipt``)."""
+    try:
+        content, _ = verify_attached(der, what="receipt")
+        return Receipt.from_json(content)
+    except (BadSignature, BadReceipt) as error:
+        raise Refused(f"the receipt is not valid: {error.message('en')}",
+                      f"回执无效：{error.message('zh-CN')}") from error
+
+
+class Uploader:
+    """One package to one tender and lot; ``sleep`` is passed in so the tests do not wait."""
+
+    def __init__(self, api: Api, *, package: Path, tender_id: int, lot: int,
+                 chunk_size: int = DEFAULT_CHUNK, retries: int = 8, delay: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep,
+                 say: Callable[[str], None] = print) -> None:
+        self.api = api
+        self.package = package
+        self.tender_id = tender_id
+        self.lot = lot
+        self.chunk_size = chunk_size
+        self.retries = retries
+        self.delay = delay
+        self.sleep = sleep
+        self.say = say
+
+    def run(self) -> Outcome:
+        sha256, size = digest(self.package)
+        saved = receipt_path(self.package)
+        if saved.exists():
+            der = saved.read_bytes()
+            receipt = read_receipt(der)
+            if receipt.package_sha256 == sha256:
+                return Outcome(der, receipt, saved, resent=False)
+        answer = self._with_retries(lambda: self._upload(sha256, size))
+        der = b64decode(answer.get("receipt"), "receipt")
+        receipt = read_receipt(der)
+        if (receipt.package_sha256 != sha256 or receipt.tender_id != self.tender_id
+                or receipt.lot != self.lot):
+            raise Refused("the receipt names another package, tender or lot than the one sent",
+                          "回执所载的投标文件、项目或标段与所提交的不符")
+        write_private(saved, der)
+        state_path(self.package).unlink(missing_ok=True)
+        return Outcome(der, receipt, saved, resent=True)
+
+    def _with_retries(self, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        failures = 0
+        while True:
+            try:
+                return attempt()
+            except Unreachable as error:
+                failures += 1
+                if failures > self.retries:
+                    raise
+                wait = min(self.delay * 2 ** (failures - 1), 30.0)
+                self.say(f"{error.what}; retrying in {wait:g} s ({failures}/{self.retries})")
+                self.sleep(wait)
+
+    def _upload(self, sha256: str, size: int) -> dict[str, Any]:
+        upload_id, offset, chunk = self._resume_or_start(sha256, size)
+        with self.package.open("rb") as stream:
+            while offset < size:
+                offset = self._put(upload_id, stream, offset, min(chunk, size - offset))
+        try:
+            answer = self.api.request("POST", f"/api/v1/uploads/{upload_id}/complete",
+                                      json_body={}).json()
+        except ServerRefused as error:
+            if error.status != 404:
+                raise
+            # Expired, or completed by an attempt whose answer was lost: send it again; the
+            # platform answers a re-sent current package with its original receipt.
+            state_path(self.package).unlink(missing_ok=True)
+            raise Unreachable("the upload is no longer open; starting it again") from error
+        if not isinstance(answer, dict):
+            raise Refused("the platform's answer to the upload is not an object",
+                          "平台对上传的应答格式有误")
+        return answer
+
+    def _resume_or_start(self, sha256: str, size: int) -> tuple[str, int, int]:
+        state = self._state()
+        if state.get("sha256") == sha256 and state.get("server") == self.api.base_url:
+            try:
+                status = self.api.get_json(f"/api/v1/uploads/{state['upload_id']}")
+            except ServerRefused as error:
+                if error.status not in (403, 404, 410):
+                    raise
+            else:
+                offset = status.get("offset") if isinstance(status, dict) else None
+                if isinstance(offset, int) and 0 <= offset <= size:
+                    self.say(f"resuming upload {state['upload_id']} at byte {offset} of {size}")
+                    return state["upload_id"], offset, int(state.get("chunk_size") or
+                                                            self.chunk_size)
+        answer = self.api.post_json(f"/api/v1/tenders/{self.tender_id}/uploads",
+                                    {"lot": self.lot, "size": size, "sha256": sha256})
+        upload_id = answer.get("upload_id") if isinstance(answer, dict) else None
+        if not isinstance(upload_id, str | int):
+            raise Refused("the platform gave no upload id", "平台未给出上传编号")
+        server_chunk = answer.get("chunk_size")
+        chunk = min(self.chunk_size, server_chunk) if isinstance(server_chunk, int) and \
+            server_chunk > 0 else self.chunk_size
+        write_private(state_path(self.package), json.dumps({
+            "server": self.api.base_url, "tender_id": self.tender_id, "lot": self.lot,
+            "sha256": sha256, "size": size, "upload_id": str(upload_id), "chunk_size": chunk,
+        }).encode())
+        return str(upload_id), int(answer.get("offset") or 0), chunk
+
+    def _state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(state_path(self.package).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and "upload_id" in data else {}
+
+    def _put(self, upload_id: str, stream: BinaryIO, offset: int, length: int) -> int:
+        stream.seek(offset)
+        body = stream.read(length)
+        try:
+            answer = self.api.request("PUT", f"/api/v1/uploads/{upload_id}",
+                                      query={"offset": offset}, data=body,
+                                      content_type="application/octet-stream").json()
+        except ServerRefused as error:
+            # 409: the platform holds another offset (a chunk whose answer was lost arrived,
+            # or another run went on): continue from where the platform says.
+            current = error.body.get("offset") if isinstance(error.body, dict) else None
+            if error.status == 409 and isinstance(current, int) and current >= 0:
+                return current
+            raise
+        new = answer.get("offset") if isinstance(answer, dict) else None
+        if not isinstance(new, int) or new < offset:
+            raise Refused("the platform answered the chunk without a valid offset",
+                          "平台对分块的应答缺少有效的偏移量")
+        return new
+
+
+def show(receipt: Receipt) -> str:
+    fields = receipt.to_dict()
+    return "\n".join(f"{name:<19}{fields[name]}" for name in (
+        "tender_id", "lot", "package_sha256", "certificate_sha256", "received_at", "log_index",
+        "tree_size"))
+
