@@ -8,9 +8,10 @@ from kernel import db
 from kernel.settings import Settings
 
 APPS: dict[str, list[str]] = {
-    "kernel": ["kernel.accounts.models", "kernel.audit.models"],
+    "kernel": ["kernel.accounts.models", "kernel.audit.models", "kernel.annotations"],
     "bidding": ["bidding.models"],
     "signing": ["signing.models"],
+    "collusion": ["collusion.models"],
 }
 
 
