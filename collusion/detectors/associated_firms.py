@@ -54,6 +54,7 @@ _ADMIN = re.compile(
     r"(?P<district>[^区县旗]{1,9}?(?:区|县|旗|市))?"
 )
 _SEPARATORS = re.compile(r"[,;/、，；|]+")
+_NUMBER = re.compile(r"\d+")
 
 
 class AssociatedFirms:
@@ -128,6 +129,10 @@ class AssociatedFirms:
         if any(admin_a[level] != admin_b[level] for level in admin_a.keys() & admin_b.keys()):
             return None
         if min(len(rest_a), len(rest_b)) < self.min_address_chars:
+            return None
+        # Numbers name the place (street number, building, room): 910室 and 1011室 of one
+        # business centre are two firms' offices, however alike the rest reads.
+        if _NUMBER.findall(rest_a) != _NUMBER.findall(rest_b):
             return None
         similarity = max(fuzz.ratio(rest_a, rest_b), fuzz.token_sort_ratio(rest_a, rest_b))
         return similarity if similarity >= self.address_similarity else None

@@ -53,6 +53,11 @@ def test_the_same_street_in_another_district_is_not_a_match() -> None:
                   b=Bidder(address="深圳市南山区人民路100号")) == []
 
 
+def test_other_rooms_of_one_business_centre_are_not_a_match() -> None:
+    assert detect(a=Bidder(address="广东省深圳市南山区深南大道9988号国际商务中心910室"),
+                  b=Bidder(address="深圳市南山区深南大道9988号国际商务中心1011室")) == []
+
+
 def test_unrelated_firms_are_not_flagged() -> None:
     assert detect(a=Bidder(name="甲", legal_rep="张三", phone="13800138000",
                            address="北京市朝阳区建国路88号"),
