@@ -193,9 +193,12 @@ def _chain_refusal(
     current, seen = cert, 0
     while seen <= len(pool):
         root = next((r for r in trust.roots if _signed_by(current, r)), None)
-        parent = root or next((c for c in pool if _signed_by(current, c)), None)
+        # A self-signed certificate the client sent along is an unaccepted root, no parent.
+        parent = root or next((c for c in pool if c != current and _signed_by(current, c)),
+                              None)
         if parent is None:
-            known = any(c.subject == current.issuer for c in (*trust.roots, *pool))
+            known = any(c.subject == current.issuer
+                        for c in (*trust.roots, *trust.intermediates))
             detail = ("a CA of that name is accepted, but it did not sign this certificate"
                       if known else "no accepted CA has that name")
             return UnknownIssuer(subject=name_of(current.subject),

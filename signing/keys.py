@@ -8,6 +8,9 @@ Two keys, for two jobs, so that replacing one does not touch the other:
   which is then what bidders pin (docs/receipts.md).
 - ``log-head-ed25519.pem``: signs the log's tree heads (signing/tree_head.py); its public key
   is what ``ebid log verify --log-key`` takes.
+- ``fingerprint-hmac.key``: 32 random bytes, the centre-wide HMAC key under which clients hash
+  machine identifiers (signing/fingerprint.py). Served to every logged-in user, so it hides raw
+  serial numbers from the database and the published manifests, not from bidders.
 
 Private key files are created with mode 0600, like the audit keys (kernel/audit/chain.py), and
 a process starting at the same moment that created a file first wins: both then use its key.
@@ -15,6 +18,7 @@ a process starting at the same moment that created a file first wins: both then 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +34,7 @@ from kernel.settings import Settings
 from signing.cms import SignerKey
 
 __all__ = [
+    "FINGERPRINT_KEY_FILE",
     "LOG_KEY_FILE",
     "RECEIPT_CERT_FILE",
     "RECEIPT_KEY_FILE",
@@ -43,6 +48,8 @@ __all__ = [
 LOG_KEY_FILE = "log-head-ed25519.pem"
 RECEIPT_KEY_FILE = "receipt-key.pem"
 RECEIPT_CERT_FILE = "receipt-cert.pem"
+FINGERPRINT_KEY_FILE = "fingerprint-hmac.key"
+FINGERPRINT_KEY_BYTES = 32
 SELF_SIGNED_DAYS = 10 * 365
 
 _cache: dict[Path, PlatformKeys] = {}
@@ -59,6 +66,7 @@ class ReceiptSigner:
 class PlatformKeys:
     receipt: ReceiptSigner
     log: Ed25519PrivateKey
+    fingerprint: bytes  # the HMAC key of machine fingerprints
 
 
 def _pkcs8(key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
@@ -126,6 +134,14 @@ def _log_key(key_dir: Path) -> Ed25519PrivateKey:
     return key
 
 
+def _fingerprint_key(key_dir: Path) -> bytes:
+    key = _load_or_create(key_dir / FINGERPRINT_KEY_FILE,
+                          lambda: secrets.token_bytes(FINGERPRINT_KEY_BYTES))
+    if len(key) != FINGERPRINT_KEY_BYTES:
+        raise ValueError(f"{FINGERPRINT_KEY_FILE} must hold exactly {FINGERPRINT_KEY_BYTES} bytes")
+    return key
+
+
 def load(settings: Settings, *, now: datetime) -> PlatformKeys:
     """The platform's keys from ``settings.key_dir``, created on first use; read once per dir.
 
@@ -134,5 +150,6 @@ def load(settings: Settings, *, now: datetime) -> PlatformKeys:
     key_dir = settings.key_dir.resolve()
     keys = _cache.get(key_dir)
     if keys is None:
-        keys = _cache[key_dir] = PlatformKeys(_receipt_signer(key_dir, now), _log_key(key_dir))
+        keys = _cache[key_dir] = PlatformKeys(_receipt_signer(key_dir, now), _log_key(key_dir),
+                                              _fingerprint_key(key_dir))
     return keys

@@ -1,11 +1,14 @@
-"""Signing routes: the centre admin's pages. The receipts log's JSON API is in signing.api."""
+"""Signing routes: the centre admin's pages and the certificate login link.
+
+The receipts log's JSON API is in signing.api, certificate login's in signing.login_api.
+"""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
 from kernel.accounts.models import Role
-from kernel.http import page
+from kernel.http import PUBLIC, page
 from signing import views
 
 ADMIN = {Role.ADMIN}
@@ -13,4 +16,6 @@ ADMIN = {Role.ADMIN}
 routes: list[BaseRoute] = [
     page("/admin/cas", views.admin_cas, name="signing:admin-cas", roles=ADMIN,
          methods=("GET", "POST")),
+    # Public: the secret in the path is the credential (one use, two minutes; signing.login).
+    page("/login/link/{secret}", views.login_link, name="signing:login-link", roles=PUBLIC),
 ]

@@ -1,4 +1,4 @@
-"""The centre admin's page of accepted CAs and their CRLs."""
+"""The centre admin's page of accepted CAs and their CRLs; the certificate login link."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from kernel.context import Context
 from kernel.errors import DomainError, InvalidInput
-from kernel.http import actor_of, form_of, locale_of, redirect
-from signing import trust
+from kernel.http import SESSION_COOKIE, actor_of, form_of, locale_of, redirect
+from signing import login, trust
 
 TEMPLATE = "signing/admin-cas.html"
-ACTIONS = ("add_ca", "upload_crl", "deactivate")
+ACTIONS = ("add_ca", "upload_crl", "deactivate", "set_crl_url")
 
 
 def _ctx(request: Request) -> Context:
@@ -35,6 +35,13 @@ async def _file(form: FormData, name: str) -> bytes:
     return await upload.read()
 
 
+def _ca_id(form: FormData) -> int:
+    ca_id = str(form.get("ca_id", ""))
+    if not ca_id.isdigit():
+        raise InvalidInput("ca_id", "not a number", "应为数字")
+    return int(ca_id)
+
+
 async def admin_cas(request: Request) -> Response:
     if request.method == "GET":
         return await _page(request)
@@ -48,10 +55,10 @@ async def admin_cas(request: Request) -> Response:
         elif action == "upload_crl":
             await trust.upload_crl(ctx, actor=actor, data=await _file(form, "crl"))
         elif action == "deactivate":
-            ca_id = str(form.get("ca_id", ""))
-            if not ca_id.isdigit():
-                raise InvalidInput("ca_id", "not a number", "应为数字")
-            await trust.deactivate_ca(ctx, actor=actor, ca_id=int(ca_id))
+            await trust.deactivate_ca(ctx, actor=actor, ca_id=_ca_id(form))
+        elif action == "set_crl_url":
+            await trust.set_crl_url(ctx, actor=actor, ca_id=_ca_id(form),
+                                    crl_url=str(form.get("crl_url", "")))
         else:
             raise InvalidInput("action", f"must be one of {', '.join(ACTIONS)}",
                                f"应为 {'、'.join(ACTIONS)} 之一")
@@ -59,3 +66,27 @@ async def admin_cas(request: Request) -> Response:
         return await _page(request, error=exc.message(locale_of(request)), action=action,
                            status_code=exc.status_code)
     return redirect(f"/admin/cas?done={action}")
+
+
+async def login_link(request: Request) -> Response:
+    """The one-time link ebid-client opens: a browser session, like a password login's."""
+    ctx = _ctx(request)
+    try:
+        token = await login.use_login_link(
+            ctx, secret=request.path_params["secret"],
+            remote_addr=request.client.host if request.client else "",
+        )
+    except DomainError as exc:
+        templates = request.app.state.templates
+        return templates.TemplateResponse(
+            request, "signing/login-link.html", {"error": exc.message(locale_of(request))},
+            status_code=exc.status_code, headers={"Cache-Control": "no-store"},
+        )
+    settings = ctx.settings
+    response = redirect("/workspace")
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=settings.session_max_age_seconds, path="/",
+        httponly=True, samesite="lax", secure=settings.secure_cookies,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -9,7 +9,16 @@ users (sign-up, organisations and users), login (sessions and throttling), notif
 from the modules.
 """
 
-from kernel.accounts.services.login import SessionInfo, login, logout, session_info
+from kernel.accounts.services.login import (
+    SessionInfo,
+    check_throttle,
+    first_active_user,
+    login,
+    logout,
+    open_session_for,
+    record_login_failure,
+    session_info,
+)
 from kernel.accounts.services.notifications import mark_read, notify
 from kernel.accounts.services.queries import (
     PAGE_SIZE,
@@ -54,12 +63,14 @@ __all__ = [
     "Page",
     "SessionInfo",
     "actor_for_user",
+    "check_throttle",
     "clean_credit_code",
     "clean_username",
     "create_first_admin",
     "create_organization",
     "create_user",
     "create_user_with_organization",
+    "first_active_user",
     "get_organization",
     "get_user",
     "list_organizations",
@@ -69,8 +80,10 @@ __all__ = [
     "mark_read",
     "notifications_for",
     "notify",
+    "open_session_for",
     "organization_by_credit_code",
     "organizations_by_ids",
+    "record_login_failure",
     "reset_password",
     "session_info",
     "signup_bidder",

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 from kernel.accounts import passwords
 from kernel.accounts.actor import ANONYMOUS, Actor
 from kernel.accounts.exceptions import LoginFailed, LoginThrottled
-from kernel.accounts.models import LoginAttempt, Session, User
+from kernel.accounts.models import LoginAttempt, Role, Session, User
 from kernel.accounts.sessions import (
     actor_for_token,
     actor_for_user,
@@ -85,12 +85,7 @@ async def login(ctx: Context, *, username: str, password: str, remote_addr: str)
     """Check a password and open a session; every attempt is recorded, failures throttled."""
     username = unicodedata.normalize("NFKC", username or "").strip().lower()[:64]
     remote_addr = (remote_addr or "")[:64]
-    retry_at = await _throttled_until(ctx, username=username, remote_addr=remote_addr)
-    if retry_at is not None:
-        # Recorded as a failure too, so guessing on while locked keeps the lock.
-        await _record_failure(ctx, username=username, remote_addr=remote_addr, reason="throttled")
-        local = retry_at.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M:%S")
-        raise LoginThrottled(retry_at=local)
+    await check_throttle(ctx, username=username, remote_addr=remote_addr)
     user = await User.get_or_none(username=username) if username else None
     if user is None:
         await to_thread.run_sync(passwords.waste_time, password or "")
@@ -118,6 +113,64 @@ async def login(ctx: Context, *, username: str, password: str, remote_addr: str)
             at=now, actor=actor_for_user(user), action="kernel:session:opened",
             object_type="user", object_id=user.id, before=None, after=None,
             detail={"remote_addr": remote_addr, "rehashed": new_hash is not None},
+        )
+    return token
+
+
+async def check_throttle(ctx: Context, *, username: str, remote_addr: str) -> None:
+    """Refuse (LoginThrottled) a login by another means while this name or address is locked.
+
+    ``username`` is whatever the other means names its attempts by ("cert:<credit code>"); the
+    refusal is recorded like a password login's, so guessing on keeps the lock.
+    """
+    username, remote_addr = username[:64], (remote_addr or "")[:64]
+    retry_at = await _throttled_until(ctx, username=username, remote_addr=remote_addr)
+    if retry_at is not None:
+        await _record_failure(ctx, username=username, remote_addr=remote_addr, reason="throttled")
+        local = retry_at.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M:%S")
+        raise LoginThrottled(retry_at=local)
+
+
+async def record_login_failure(
+    ctx: Context, *, username: str, remote_addr: str, reason: str
+) -> None:
+    """Record a failed login by another means (audit and throttle), as a password failure is."""
+    await _record_failure(ctx, username=username[:64], remote_addr=(remote_addr or "")[:64],
+                          reason=reason)
+
+
+async def first_active_user(organization_id: int, role: Role) -> User | None:
+    """The organisation's first active user of ``role`` (by id): whom a certificate logs in."""
+    return (
+        await User.filter(organization_id=organization_id, role=role, is_active=True)
+        .select_related("organization")
+        .order_by("id")
+        .first()
+    )
+
+
+async def open_session_for(
+    ctx: Context, *, user: User, username: str, remote_addr: str, method: str,
+    detail: dict[str, str] | None = None,
+) -> str:
+    """Open a session for a user another means has authenticated; return its token.
+
+    Dangerous: it checks nothing. The caller (certificate login) has proved who this is. The
+    success is recorded under ``username`` so that name's failure count restarts.
+    """
+    now = ctx.clock.now()
+    remote_addr = (remote_addr or "")[:64]
+    async with in_transaction():
+        await LoginAttempt.create(
+            username=username[:64], remote_addr=remote_addr, succeeded=True, attempted_at=now
+        )
+        token = await open_session(
+            user=user, now=now, max_age_seconds=ctx.settings.session_max_age_seconds
+        )
+        await ctx.audit.record(
+            at=now, actor=actor_for_user(user), action="kernel:session:opened",
+            object_type="user", object_id=user.id, before=None, after=None,
+            detail={"remote_addr": remote_addr, "method": method, **(detail or {})},
         )
     return token
 
