@@ -34,10 +34,23 @@ class Settings:
     intake_grace_seconds: int = 60
     # The largest sealed package accepted (bytes); the resumable upload has the same limit.
     max_bid_bytes: int = 2 * 1024 * 1024 * 1024
+    # A signed head of the receipts log is published this often (if the log grew).
+    log_head_interval_seconds: int = 600
+    # The CRL fetch job: each CA's address at most this often, each download capped.
+    crl_fetch_interval_seconds: int = 3600
+    crl_fetch_timeout_seconds: float = 20.0
+    crl_max_bytes: int = 20 * 1024 * 1024
+    # Resumable uploads: the chunk size offered, and how long an unfinished one is kept.
+    upload_chunk_bytes: int = 8 * 1024 * 1024
+    upload_max_age_seconds: int = 24 * 3600
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def key_dir(self) -> Path:
@@ -77,6 +90,12 @@ def from_env(environ: dict[str, str] | None = None) -> Settings:
             env.get("EBID_INTAKE_GRACE_SECONDS", base.intake_grace_seconds)
         ),
         max_bid_bytes=int(env.get("EBID_MAX_BID_BYTES", base.max_bid_bytes)),
+        log_head_interval_seconds=int(
+            env.get("EBID_LOG_HEAD_INTERVAL", base.log_head_interval_seconds)
+        ),
+        crl_fetch_interval_seconds=int(
+            env.get("EBID_CRL_FETCH_INTERVAL", base.crl_fetch_interval_seconds)
+        ),
     )
 
 

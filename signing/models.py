@@ -101,6 +101,9 @@ class AcceptedCA(Model):
     active = fields.BooleanField(default=True, db_index=True)
     # Where the background job fetches this CA's CRL from; empty when CRLs are uploaded by hand.
     crl_url = fields.CharField(max_length=1024, default="")
+    # The fetch job's last attempt (signing.crl_fetch) and why it failed, empty if it did not.
+    crl_fetched_at = fields.DatetimeField(null=True)
+    crl_fetch_error = fields.CharField(max_length=1000, default="")
 
     class Meta:
         table = "signing_accepted_ca"

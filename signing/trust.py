@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -23,7 +24,7 @@ from tortoise.transactions import in_transaction
 from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
 from kernel.context import Context
-from kernel.errors import PermissionDenied
+from kernel.errors import InvalidInput, PermissionDenied
 from signing.certificates import TrustStore, name_of, when
 from signing.exceptions import (
     CaAlreadyAccepted,
@@ -38,7 +39,17 @@ from signing.exceptions import (
 )
 from signing.models import AcceptedCA, CaCrl
 
-__all__ = ["CaListing", "add_ca", "deactivate_ca", "list_cas", "trust_store", "upload_crl"]
+__all__ = [
+    "CaListing",
+    "add_ca",
+    "clean_crl_url",
+    "deactivate_ca",
+    "list_cas",
+    "set_crl_url",
+    "store_crl",
+    "trust_store",
+    "upload_crl",
+]
 
 _PEM = b"-----BEGIN"
 
@@ -120,7 +131,7 @@ async def add_ca(
             ca = await AcceptedCA.create(
                 der=cert.public_bytes(Encoding.DER), subject=subject, fingerprint=fingerprint,
                 is_root=cert.issuer == cert.subject, not_after=cert.not_valid_after_utc,
-                added_at=ctx.clock.now(), active=True, crl_url=crl_url.strip(),
+                added_at=ctx.clock.now(), active=True, crl_url=clean_crl_url(crl_url),
             )
             await ctx.audit.record(
                 at=ctx.clock.now(), actor=actor, action="signing:ca:added",
@@ -151,13 +162,58 @@ async def deactivate_ca(ctx: Context, *, actor: Actor, ca_id: int) -> AcceptedCA
     return ca
 
 
+def clean_crl_url(url: str) -> str:
+    """An http(s) address, or "" for none; anything else is refused before it is stored."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or len(url) > 1024:
+        raise InvalidInput("crl_url", "must be an http:// or https:// address of at most "
+                           "1024 characters", "须为 http:// 或 https:// 地址，最多 1024 个字符")
+    return url
+
+
+async def set_crl_url(ctx: Context, *, actor: Actor, ca_id: int, crl_url: str) -> AcceptedCA:
+    """Set (or clear, with "") where the fetch job gets a CA's CRL from (admin only)."""
+    _require_admin(actor)
+    url = clean_crl_url(crl_url)
+    async with in_transaction():
+        ca = await AcceptedCA.filter(id=ca_id).select_for_update().first()
+        if ca is None:
+            raise CaNotFound()
+        if ca.crl_url != url:
+            before = ca.crl_url
+            # A new address is fetched at the next tick, and an old failure no longer applies.
+            ca.crl_url, ca.crl_fetched_at, ca.crl_fetch_error = url, None, ""
+            await ca.save(update_fields=["crl_url", "crl_fetched_at", "crl_fetch_error"])
+            await ctx.audit.record(
+                at=ctx.clock.now(), actor=actor, action="signing:ca:crl_url_set",
+                object_type="accepted_ca", object_id=ca.id, before={"crl_url": before},
+                after={"crl_url": url},
+            )
+    return ca
+
+
 async def upload_crl(ctx: Context, *, actor: Actor, data: bytes) -> CaCrl:
     """Store a CRL of an accepted CA (admin only), checked by name, signature and date."""
     _require_admin(actor)
+    return await store_crl(ctx, actor=actor, data=data)
+
+
+async def store_crl(
+    ctx: Context, *, actor: Actor, data: bytes, ca_id: int | None = None, source: str = "upload"
+) -> CaCrl:
+    """Check and store a CRL; ``upload_crl`` and the fetch job (signing.crl_fetch) both call it.
+
+    Dangerous to call directly from a view: it does not check the actor is an admin. With
+    ``ca_id`` the CRL must be that CA's (a CRL address serving another CA's list is refused).
+    """
     crl = _load_crl(data)
     issuer = name_of(crl.issuer)
     named = [ca for ca in await AcceptedCA.filter(active=True)
-             if x509.load_der_x509_certificate(ca.der).subject == crl.issuer]
+             if x509.load_der_x509_certificate(ca.der).subject == crl.issuer
+             and ca_id in (None, ca.id)]
     if not named:
         raise CrlIssuerUnknown(issuer=issuer)
     ca = next((ca for ca in named if _verifies(crl, x509.load_der_x509_certificate(ca.der))),
@@ -182,6 +238,7 @@ async def upload_crl(ctx: Context, *, actor: Actor, data: bytes) -> CaCrl:
             object_type="accepted_ca", object_id=ca.id, before=None,
             after={"crl_number": row.crl_number, "this_update": when(row.this_update),
                    "next_update": when(row.next_update), "revoked": len(crl)},
+            detail={"source": source},
         )
     return row
 

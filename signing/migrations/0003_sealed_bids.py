@@ -68,4 +68,14 @@ class Migration(migrations.Migration):
             options={'table': 'signing_opening_share', 'app': 'signing', 'unique_together': (('tender_id', 'index'),), 'pk_attr': 'id', 'table_description': 'A share of an opening key as an officer submitted it, after the deadline. Accepted only'},
             bases=['Model'],
         ),
+        ops.AddField(
+            model_name='AcceptedCA',
+            name='crl_fetch_error',
+            field=fields.CharField(default='', max_length=1000),
+        ),
+        ops.AddField(
+            model_name='AcceptedCA',
+            name='crl_fetched_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
     ]
