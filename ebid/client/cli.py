@@ -12,6 +12,7 @@ import sys
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -69,9 +70,8 @@ def _encryption_key(args: argparse.Namespace) -> credentials.RecipientKey:
 # --- commands -------------------------------------------------------------------------------
 
 
-def cmd_login(args: argparse.Namespace) -> int:
+def _certificate_login(api: Api, args: argparse.Namespace) -> dict[str, Any]:
     holder = _holder(args.p12, args)
-    api = _api(args, logged_in=False)
     challenge = api.post_json("/api/v1/auth/challenge", {})
     raw = platform.b64decode(challenge.get("challenge") if isinstance(challenge, dict) else None,
                              "challenge")
@@ -80,10 +80,31 @@ def cmd_login(args: argparse.Namespace) -> int:
     answer = api.post_json("/api/v1/auth/certificate", {
         "challenge": challenge["challenge"], "signature": platform.b64encode(signature),
     })
-    token = answer.get("token") if isinstance(answer, dict) else None
+    return answer if isinstance(answer, dict) else {}
+
+
+def _password_login(api: Api, args: argparse.Namespace) -> dict[str, Any]:
+    """Officers (agency, supervisor, centre staff) have no company certificate to log in
+    with: their account's password opens the session ``share`` needs."""
+    secret = credentials.password(args.password_file, env=credentials.ACCOUNT_PASSWORD_ENV,
+                                  prompt="password / 密码: ")
+    answer = api.post_json("/api/v1/session", {"username": args.username,
+                                                "password": secret.decode("utf-8")})
+    if isinstance(answer, dict):
+        answer.setdefault("user", {"username": args.username, "role": answer.get("role")})
+        return answer
+    return {}
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    api = _api(args, logged_in=False)
+    answer = _certificate_login(api, args) if args.p12 else _password_login(api, args)
+    token = answer.get("token")
     if not isinstance(token, str) or not token:
         raise Refused("the platform gave no session token", "平台未给出会话令牌")
-    user = answer.get("user") if isinstance(answer.get("user"), dict) else {}
+    user: dict[str, Any] = answer.get("user") or {}
+    if not isinstance(user, dict):
+        user = {}
     _store().update(api.base_url, token=token, user=user)
     name = user.get("display_name") or user.get("username") or ""
     print(f"logged in to {api.base_url} as {name}".rstrip())
@@ -309,8 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     login = sub.add_parser("login", help="log in with a certificate; prints a browser link")
-    login.add_argument("--p12", type=Path, required=True, metavar="FILE")
-    login.add_argument("--password-file", type=Path, metavar="F")
+    who = login.add_mutually_exclusive_group(required=True)
+    who.add_argument("--p12", type=Path, metavar="FILE",
+                     help="bidders: the company's signing certificate (PKCS#12)")
+    who.add_argument("--username", metavar="NAME",
+                     help="officers: log in with the account's password instead")
+    login.add_argument("--password-file", type=Path, metavar="F",
+                       help="the password, else $EBID_P12_PASSWORD (with --p12) or "
+                            "$EBID_PASSWORD (with --username), else asked")
     login.add_argument("--no-browser", action="store_true", help="do not open the link")
     login.set_defaults(func=cmd_login)
 

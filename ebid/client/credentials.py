@@ -20,6 +20,7 @@ from ebid.client.errors import Refused
 from ebid.client.session import write_private
 
 PASSWORD_ENV = "EBID_P12_PASSWORD"  # noqa: S105 (the variable's name, not a password)
+ACCOUNT_PASSWORD_ENV = "EBID_PASSWORD"  # noqa: S105 (idem)
 RecipientKey = ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey
 
 
@@ -33,21 +34,22 @@ class Holder:
     path: Path
 
 
-def password(password_file: Path | None) -> bytes:
-    """From ``--password-file``, else $EBID_P12_PASSWORD, else asked on the terminal."""
+def password(password_file: Path | None, *, env: str = PASSWORD_ENV,
+             prompt: str = "PKCS#12 password / 证书口令: ") -> bytes:
+    """From ``--password-file`` (its first line), else $``env``, else asked on the terminal."""
     if password_file is not None:
         try:
             text = password_file.read_text(encoding="utf-8")
         except OSError as error:
             raise Refused(f"cannot read the password file {password_file}: {error.strerror}",
                           f"无法读取口令文件 {password_file}：{error.strerror}") from error
-        return text.rstrip("\r\n").encode("utf-8")
-    if os.environ.get(PASSWORD_ENV) is not None:
-        return os.environ[PASSWORD_ENV].encode("utf-8")
+        return (text.splitlines() or [""])[0].encode("utf-8")
+    if os.environ.get(env) is not None:
+        return os.environ[env].encode("utf-8")
     if sys.stdin.isatty():
-        return getpass.getpass("PKCS#12 password / 证书口令: ").encode("utf-8")
-    raise Refused(f"no password: give --password-file or set {PASSWORD_ENV}",
-                  f"缺少口令：请用 --password-file 或设置 {PASSWORD_ENV}")
+        return getpass.getpass(prompt).encode("utf-8")
+    raise Refused(f"no password: give --password-file or set {env}",
+                  f"缺少口令：请用 --password-file 或设置 {env}")
 
 
 def load_p12(path: Path, secret: bytes) -> Holder:

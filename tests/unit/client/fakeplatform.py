@@ -84,7 +84,7 @@ class Platform:
     def handle(self, method: str, path: str, query: dict[str, str], body: bytes,
                token: str | None) -> tuple[int, Any]:
         parts = path.strip("/").split("/")[2:]  # after api/v1
-        public = {("POST", "auth/challenge"), ("POST", "auth/certificate"),
+        public = {("POST", "auth/challenge"), ("POST", "auth/certificate"), ("POST", "session"),
                   ("GET", "log/heads/latest"), ("GET", "log/proof/inclusion")}
         route = "/".join(parts)
         if (method, route) not in public and not route.endswith("opening-key") \
@@ -103,6 +103,11 @@ class Platform:
             self.logged_in.append(verified.signer.subject.rfc4514_string())
             return 200, {"token": TOKEN, "login_url": "/login/link/secret",
                          "user": {"username": "bidder", "display_name": "华东建设"}}
+        if route == "session":
+            data = json.loads(body)
+            if (data.get("username"), data.get("password")) != ("officer-centre", "pw"):
+                return 401, {"error": "login_failed", "message": "Wrong username or password"}
+            return 200, {"token": TOKEN, "role": "admin", "expires_at": "2026-03-02T09:00:00Z"}
         if route == "fingerprint-key":
             return 200, {"key": b64(self.fingerprint_key)}
         if route == f"tenders/{self.tender_id}/opening-key":

@@ -190,6 +190,19 @@ def test_both_mode_sends_the_bidders_half(run, platform, bidder: Holder, files: 
     open_sealed(io.BytesIO(package.read_bytes()), data_key)
 
 
+def test_officers_log_in_with_their_password(run, platform, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _, url = platform
+    result = run("--server", url, "login", "--username", "officer-centre", "--password-file",
+                 str(write(tmp_path / "pw", "pw\nignored\n")))
+    assert result.status == 0, result.err
+    assert "officer-centre" in result.out and "link" not in result.out
+    monkeypatch.setenv("EBID_PASSWORD", "wrong")
+    result = run("--lang", "en", "--server", url, "login", "--username", "officer-centre")
+    assert result.status == 1 and "Wrong username or password" in result.err
+    assert run("--server", url, "login", "--username", "x", "--p12", "y").status == 2
+
+
 def test_share_refused_for_a_key_that_holds_none(run, platform, bidder: Holder) -> None:
     _, url = platform
     login(run, url, bidder)
