@@ -15,8 +15,7 @@ import typing
 from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import Indel, Levenshtein
 
 from collusion.base import EMPTY_HISTORY, Flag, History, Strength, TenderSnapshot
 from collusion.text import winnow
@@ -61,7 +60,7 @@ class SharedPassages:
         base = winnow.Base([doc.norm.codes for doc in tender_docs(tender)]
                            + [normalise(line).codes for line in boilerplate()], self.k)
         prints = []
-        own = np.zeros(len(tender.bids), dtype=np.int64)  # characters not from the base
+        own = [0] * len(tender.bids)  # normalised characters not from the base
         for doc in docs:
             kept, dropped = base.subtract(winnow.fingerprint(doc.norm.codes, self.k, self.w))
             prints.append(kept)
@@ -84,7 +83,7 @@ class SharedPassages:
         return flags
 
     def _flag(self, tender: TenderSnapshot, i: int, j: int,
-              pairs: list[tuple[_Side, _Side]], own: np.ndarray) -> Flag | None:
+              pairs: list[tuple[_Side, _Side]], own: list[int]) -> Flag | None:
         key_i, key_j = tender.bids[i].key, tender.bids[j].key
         if key_i == key_j:
             return None
@@ -148,6 +147,6 @@ def _union(sides: list[_Side]) -> int:
 
 def _alignment(a: str, b: str) -> list[list[str]]:
     """The excerpts as runs of [tag, text in a, text in b]: "equal", "replace", "delete",
-    "insert" (rapidfuzz's Indel opcodes), for showing the two side by side."""
+    "insert" (rapidfuzz's Levenshtein opcodes), for showing the two side by side."""
     return [[op.tag, a[op.src_start:op.src_end], b[op.dest_start:op.dest_end]]
-            for op in Indel.opcodes(a, b)]
+            for op in Levenshtein.opcodes(a, b)]
