@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collusion.base import Detector
 from collusion.detectors.associated_firms import AssociatedFirms
+from collusion.detectors.history import BidHistory
+from collusion.detectors.itemised_prices import ItemisedPrices
+from collusion.detectors.price_screens import PriceScreens
 from collusion.detectors.same_machine import SameMachine
 from collusion.detectors.shared_deposit import SharedDeposit
 from collusion.detectors.shared_passages import SharedPassages
+from collusion.detectors.unbalanced_prices import UnbalancedPrices
 
 
 def all_detectors() -> list[Detector]:
@@ -20,4 +24,8 @@ def all_detectors() -> list[Detector]:
     found.append(SharedDeposit())
     found.append(AssociatedFirms())
     found.append(SharedPassages())
+    found.append(ItemisedPrices())
+    found.append(PriceScreens())
+    found.append(BidHistory())
+    found.append(UnbalancedPrices())
     return found

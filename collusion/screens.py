@@ -1,0 +1,83 @@
+"""Price screens of one tender: statistics of its bid prices that cartels distort.
+
+Honest bids scatter; cover bids placed to lose sit in a tight, regular band above the designated
+winner, who is separated from them by a gap. The screens measure that (Huber & Imhof 2019,
+"Machine learning with screens for detecting bid-rigging cartels"; García Rodríguez et al. 2022):
+
+- ``cv``: coefficient of variation, sample standard deviation over the mean (low when rigged)
+- ``spd``: spread, (highest - lowest) / lowest
+- ``diffp``: (second lowest - lowest) / lowest, the gap in front of the winner
+- ``rd``: relative distance, (second lowest - lowest) / standard deviation of the losing bids
+- ``kurt``, ``skew``: bias-corrected excess kurtosis and skewness (Fisher-Pearson)
+- ``kstest``: Kolmogorov-Smirnov statistic of the bids against a uniform distribution over
+  [lowest, highest]
+
+Every tender gets a value for every screen: where a statistic is undefined (one bid, all bids
+equal, too few bids for kurtosis) it is 0, the value the published data sets use, and
+``n_bids`` tells a model how much to trust it. The checks against the published values are in
+tests/unit/collusion/test_screens.py; docs/collusion.md says where our RD and DIFFP differ.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+SCREEN_NAMES = ("cv", "spd", "diffp", "rd", "kurt", "skew", "kstest")
+
+
+@dataclass(frozen=True)
+class Screens:
+    n_bids: int
+    cv: float
+    spd: float
+    diffp: float
+    rd: float
+    kurt: float
+    skew: float
+    kstest: float
+    mean: float
+    median: float
+    # Relative to the buyer's estimate; 0 when no estimate is known.
+    min_to_estimate: float = 0.0
+    mean_to_estimate: float = 0.0
+
+    def as_json(self) -> dict[str, float | int]:
+        return {k: (v if isinstance(v, int) else round(v, 6)) for k, v in asdict(self).items()}
+
+
+def compute(prices: Sequence[float], *, estimate: float | None = None) -> Screens:
+    """The screens of one tender's bid prices (in any order; non-positive prices ignored)."""
+    b = np.sort(np.asarray([p for p in prices if p is not None and p > 0], dtype=float))
+    n = len(b)
+    if n == 0:
+        return Screens(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    mean = float(b.mean())
+    spread = float(b[-1] - b[0])
+    sd = float(b.std(ddof=1)) if n > 1 else 0.0
+    equal = spread == 0.0
+    cv = sd / mean if n > 1 else 0.0
+    spd = spread / float(b[0])
+    diffp = float(b[1] - b[0]) / float(b[0]) if n > 1 else 0.0
+    losing_sd = float(b[1:].std(ddof=1)) if n > 2 else 0.0
+    rd = float(b[1] - b[0]) / losing_sd if losing_sd > 0 else 0.0
+    kurt = _finite(stats.kurtosis(b, bias=False)) if n > 3 and not equal else 0.0
+    skew = _finite(stats.skew(b, bias=False)) if n > 2 and not equal else 0.0
+    ks = (float(stats.kstest(b, "uniform", args=(b[0], spread)).statistic)
+          if n > 1 and not equal else 0.0)
+    est = float(estimate) if estimate is not None and estimate > 0 else 0.0
+    return Screens(
+        n_bids=n, cv=cv, spd=spd, diffp=diffp, rd=rd, kurt=kurt, skew=skew, kstest=ks,
+        mean=mean, median=float(np.median(b)),
+        min_to_estimate=float(b[0]) / est if est else 0.0,
+        mean_to_estimate=mean / est if est else 0.0,
+    )
+
+
+def _finite(x: float) -> float:
+    x = float(x)
+    return x if math.isfinite(x) else 0.0
