@@ -43,11 +43,18 @@ class Group:
         return {"bidders": list(self.bidders), "score": round(self.score, 4)}
 
 
-def combine(flags: Iterable[Flag]) -> float:
-    """1 - prod(1 - w * score): independent pieces of evidence, strong ones weighing more."""
+def combine(flags: Iterable[Flag], *, spread: bool = False) -> float:
+    """1 - prod(1 - w * score): independent pieces of evidence, strong ones weighing more.
+
+    With ``spread``, as said of one pair: a flag naming k bidders counts 2/k of itself, since
+    a tender-wide price screen or "these six always bid together" does not say which two of
+    them belong together (without it, two such flags would pull every bidder into a group)."""
     remaining = 1.0
     for flag in flags:
-        remaining *= 1.0 - WEIGHTS.get(flag.strength, 0.5) * min(max(flag.score, 0.0), 1.0)
+        weight = WEIGHTS.get(flag.strength, 0.5)
+        if spread and len(flag.bidders) > 2:
+            weight *= 2 / len(flag.bidders)
+        remaining *= 1.0 - weight * min(max(flag.score, 0.0), 1.0)
     return 1.0 - remaining
 
 
@@ -79,7 +86,8 @@ def find_groups(flags: Sequence[Flag], *, threshold: float = EDGE_THRESHOLD) -> 
         for a, b in combinations(sorted(set(flag.bidders)), 2):
             by_pair.setdefault(pair_key(a, b), []).append(flag)
     linked = nx.Graph()
-    linked.add_edges_from(pair for pair, found in by_pair.items() if combine(found) >= threshold)
+    linked.add_edges_from(pair for pair, found in by_pair.items()
+                          if combine(found, spread=True) >= threshold)
     groups = []
     for component in nx.connected_components(linked):
         members = set(component)

@@ -37,21 +37,29 @@ def test_combined_evidence_weighs_strong_flags_more() -> None:
 
 def test_groups_over_edges_above_the_threshold_ranked() -> None:
     groups = find_groups(RING)
-    assert [g.bidders for g in groups] == [("a", "b", "c", "d", "e"), ("p", "q")]
+    assert [g.bidders for g in groups] == [("a", "b", "c"), ("p", "q")]
     ring, pq = groups
-    # A tender-wide price flag joins everyone at 0.6; the ring's own flags dominate its score.
+    # The tender-wide price flag adds to the ring's score but pulls nobody in (d, e).
     assert ring.score == pytest.approx(1 - 0.01 * 0.05 * 0.4)
     assert {f.detector for f in ring.flags} == {"same_machine", "shared_deposit", "price_screens"}
     # Two supporting flags make a group; one supporting flag (x, y) alone does not.
     assert pq.score == pytest.approx(1 - 0.6 * 0.6)
     assert all("x" not in g.bidders for g in groups)
-    assert ring.key == group_key(["e", "d", "c", "b", "a"]) and ring.key.startswith("g-")
-    assert ring.as_json() == {"bidders": ["a", "b", "c", "d", "e"], "score": round(ring.score, 4)}
+    assert ring.key == group_key(["c", "b", "a"]) and ring.key.startswith("g-")
+    assert ring.as_json() == {"bidders": ["a", "b", "c"], "score": round(ring.score, 4)}
 
 
-def test_a_higher_threshold_splits_the_weak_links() -> None:
+def test_a_higher_threshold_drops_the_weaker_group() -> None:
     groups = find_groups(RING, threshold=0.7)
     assert [g.bidders for g in groups] == [("a", "b", "c")]  # p, q: 0.64
+
+
+def test_flags_naming_many_bidders_count_spread_over_their_pairs() -> None:
+    wide = [flag("price_screens", tuple("abcdefgh"), 0.9, "supporting"),
+            flag("history", ("a", "b", "c", "d"), 0.8, "supporting")]
+    assert find_groups(wide) == []
+    three = [flag("itemised_prices", ("a", "b", "c"), 0.9)]
+    assert [g.bidders for g in find_groups(three)] == [("a", "b", "c")]
 
 
 def test_nodes_for_the_things_firms_share() -> None:
@@ -83,5 +91,5 @@ def test_svg_of_a_larger_group_draws_every_member() -> None:
     ring = find_groups(RING)[0]
     root = ET.fromstring(graph_svg(ring))
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert {"a", "b", "c", "d", "e"} <= set(texts)
+    assert {"a", "b", "c"} <= set(texts) and "d" not in texts
     assert any(t and t.startswith("机器") for t in texts)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from itertools import combinations
 from pathlib import Path
 from types import ModuleType
 
+import networkx as nx
 import pytest
 
 from collusion.offline import load_folder
@@ -56,9 +58,14 @@ def test_planted_rings_are_found_and_honest_bidders_are_not(series) -> None:
         assert result.failed == ()
         groups = {g.bidders for g in result.groups}
         for planted in (p for p in truth.planted if p.tender == tender):
-            identity = planted.kinds - {"prices"}
-            if identity:  # prices alone are for the price detectors, measured by the bench
+            if planted.kinds & {"machine", "deposit", "staff"}:
                 assert planted.members in groups, (tender, planted)
+            if planted.kinds - {"prices"}:  # prices alone: the bench measures price detectors
+                linked = nx.Graph()
+                linked.add_nodes_from(planted.members)
+                linked.add_edges_from(pair for f in result.flags if f.detector in PAIRWISE
+                                      for pair in combinations(f.bidders, 2))
+                assert nx.is_connected(linked.subgraph(planted.members)), (tender, planted)
         for group in result.groups:
             assert not set(group.bidders) & truth.honest, (tender, group)
         for flag in result.flags:
