@@ -14,6 +14,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from bidding.routes import routes as bidding_routes
+from collusion import subscribers as collusion_subscribers
+from collusion.routes import routes as collusion_routes
 from ebid import jobs
 from ebid.config import tortoise_config
 from ebid.openapi import routes as openapi_routes
@@ -69,6 +71,9 @@ def create_app(
 ) -> Starlette:
     """Build the app. ``run_jobs`` starts the in-process scheduler (off in most tests)."""
     ctx = build_context(settings, clock)
+    # In-process (SQLite default): the scheduler that opens a tender analyses it right away.
+    collusion_subscribers.register(ctx.events, ctx,
+                                   run_now=settings.job_backend == "inprocess")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -89,6 +94,7 @@ def create_app(
             *bidding_routes,
             *signing_routes,
             *signing_api_routes,
+            *collusion_routes,
             *openapi_routes,
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from bidding import services as bidding
+from collusion import services as collusion
 from kernel.context import Context
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,11 @@ async def tick(ctx: Context) -> dict[str, int]:
     moved = await bidding.advance_due(ctx)
     await ctx.audit.checkpoint(at=ctx.clock.now())
     return moved
+
+
+async def analyse(ctx: Context) -> int:
+    """Run the collusion analyses still queued (their opening's process did not run them)."""
+    return await collusion.run_queued(ctx)
 
 
 class InProcessRunner:
@@ -41,6 +47,7 @@ class InProcessRunner:
                 moved = await tick(self.ctx)
                 if any(moved.values()):
                     log.info("scheduler moved tenders: %s", moved)
+                await analyse(self.ctx)
             except Exception:
                 log.exception("scheduler tick failed; retrying next interval")
             await asyncio.sleep(interval)

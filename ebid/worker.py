@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import procrastinate
 from procrastinate.testing import InMemoryConnector
 
+from collusion import subscribers as collusion_subscribers
 from ebid import jobs
 from ebid.app import build_context
 from ebid.config import tortoise_config
@@ -58,6 +59,15 @@ def make_queue(settings: Settings) -> procrastinate.App:
         moved = await jobs.tick(_ctx)
         log.info("tick at %s moved %s", timestamp, moved)
 
+    # Analyses queued by a web process (a worker analyses the tenders it opens itself).
+    @queue.periodic(cron="* * * * *", periodic_id="collusion")
+    @queue.task(name="ebid.collusion", queueing_lock="ebid.collusion")
+    async def analyse(timestamp: int) -> None:
+        if _ctx is None:
+            raise RuntimeError("the worker context is not set")
+        done = await jobs.analyse(_ctx)
+        log.info("collusion analyses at %s: %s", timestamp, done)
+
     return queue
 
 
@@ -79,10 +89,12 @@ async def run_worker(settings: Settings, *, wait: bool = True) -> None:
     global _ctx
     await db.init(tortoise_config(settings))
     _ctx = build_context(settings)
+    collusion_subscribers.register(_ctx.events, _ctx, run_now=True)
     queue = make_queue(settings)
     try:
         # Catch up at once after a restart instead of waiting for the next minute.
         await jobs.tick(_ctx)
+        await jobs.analyse(_ctx)
         async with queue.open_async():
             await queue.run_worker_async(wait=wait, install_signal_handlers=wait)
     finally:

@@ -10,6 +10,7 @@ from bidding.models import Category, NoticeKind, TenderStatus
 from bidding.services import queries, rooms
 from kernel.accounts import services as accounts
 from kernel.accounts.models import Role
+from kernel.annotations import annotations_for
 from kernel.http import actor_of
 
 
@@ -62,6 +63,7 @@ async def tender_list(request: Request) -> Response:
     )
     return _render(request, "bidding/tender-list.html", {
         "page": page, "q": params.get("q", ""), "category": params.get("category", ""),
+        "marks": await annotations_for([f"tender:{t.id}" for t in page.items], actor_of(request)),
         "status": params.get("status", ""), "categories": list(Category),
         "statuses": [s for s in TenderStatus if s != TenderStatus.DRAFT],
     })
@@ -71,6 +73,9 @@ async def tender_detail(request: Request) -> Response:
     actor = actor_of(request)
     view = await queries.tender_view(actor, _id(request), now=request.app.state.clock.now())
     context = {"view": view, "tender": view.tender, "done": request.query_params.get("done", "")}
+    # Supervisors' marks (a collusion risk): the kernel gives each viewer only what is theirs.
+    subject = f"tender:{view.tender.id}"
+    context["marks"] = (await annotations_for([subject], actor)).get(subject, [])
     if view.is_owner:
         context["rooms"] = await rooms.list_rooms(active_only=True)
     return _render(request, "bidding/tender-detail.html", context)
@@ -102,6 +107,9 @@ async def workspace(request: Request) -> Response:
             actor, q=params.get("q"), status=params.get("status"), page=params.get("page")
         )
         context["statuses"] = list(TenderStatus)
+        context["marks"] = await annotations_for(
+            [f"tender:{t.id}" for t in context["page"].items], actor
+        )
         context["q"] = params.get("q", "")
         context["status"] = params.get("status", "")
     if actor.has(Role.BIDDER):

@@ -531,6 +531,10 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:api-objection": [("", {"json": {"stage": "documents",
                                                  "text": "探针接口异议：商务分设置不合理。"}})],
         "bidding:api-room-create": [("", {"json": {"name": "探针接口开标室", "capacity": 5}})],
+        # Collusion cases (supervisors and the admin): a sealed tender has no analysis yet,
+        # and the probe's group key names no group.
+        "collusion:tender-status": [("", {"data": {"status": "under_review", "reason": "探针"}})],
+        "collusion:group-status": [("", {"data": {"status": "under_review", "reason": "探针"}})],
     }
     return table.get(route)
 
@@ -558,10 +562,10 @@ def path_variants(route: str, path: str, state: str, ids: World) -> list[tuple[s
     """(variant label, url) for each way of filling the route's path parameters."""
     names = {m.group(1) for m in _PARAM.finditer(path)}
     unknown = names - {"tender_id", "document_id", "bid_id", "notice_id", "objection_id",
-                       "lot_number", "user_id", "room_id"}
+                       "lot_number", "user_id", "room_id", "group_key"}
     assert not unknown, f"{route}: the matrix does not know how to fill {sorted(unknown)}"
     base: dict[str, Any] = {"lot_number": 1, "room_id": ids.room_id,
-                            "objection_id": ids.objection_id}
+                            "objection_id": ids.objection_id, "group_key": "g-" + "0" * 16}
     if "tender_id" in names:
         base["tender_id"] = ids.tenders[state]
         base["document_id"] = ids.documents[state]
