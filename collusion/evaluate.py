@@ -9,6 +9,8 @@ are rebuilt inside each training fold (``ScreenForest.fit``), so no test label l
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,3 +71,22 @@ def cross_validate(tenders: Sequence[PricedTender], labels: Sequence[int], *,
 def evaluate_file(path: Path, mapping: str, **kwargs: Any) -> Result:
     tenders, labels = read_cases(path, parse_map(mapping))
     return cross_validate(tenders, labels, **kwargs)
+
+
+def run_evaluate(data: str, mapping: str, *, as_json: bool = False) -> int:
+    """``ebid collusion evaluate``: print the figures; 2 when the file or the map is unusable."""
+    try:
+        tenders, labels = read_cases(Path(data), parse_map(mapping))
+        result = cross_validate(tenders, labels)
+    except (OSError, ValueError) as error:
+        print(f"ebid collusion evaluate: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(result.as_json()))
+        return 0
+    print(f"{data}: {result.n_tenders} tenders, {result.n_rigged} rigged; "
+          f"{FOLDS}-fold CV stratified by tender, repeated {REPEATS} times")
+    print(f"accuracy           {result.accuracy:.3f}")
+    print(f"balanced accuracy  {result.balanced_accuracy:.3f}")
+    print(f"ROC AUC            {result.roc_auc:.3f}")
+    return 0

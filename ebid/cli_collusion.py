@@ -1,6 +1,7 @@
 """``ebid collusion ...``: the collusion commands that run without a server.
 
     ebid collusion scan DIR [--json]
+    ebid collusion evaluate --data FILE.csv --map tender=COL,bid=COL,label=COL[,...] [--json]
 
 The work happens in the collusion package; this module only wires its commands into the ``ebid``
 parser, and imports them when they run, so other ``ebid`` commands do not pay for networkx and
@@ -16,6 +17,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from collusion.scan import run_scan
 
     return run_scan(args.dir, as_json=args.json)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from collusion.evaluate import run_evaluate
+
+    return run_evaluate(args.data, args.map, as_json=args.json)
 
 
 def add_collusion_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,3 +41,17 @@ def add_collusion_parser(sub: argparse._SubParsersAction) -> None:  # type: igno
     scan.add_argument("--json", action="store_true",
                       help='print one JSON object {"flags": [...], "groups": [...]} on stdout')
     scan.set_defaults(func=cmd_scan)
+
+    evaluate = collusion_sub.add_parser(
+        "evaluate", help="cross-validate the price detector on labelled tenders (a CSV)",
+        description="5-fold cross-validation stratified and grouped by tender, repeated 5 times, "
+                    "of the price screens and classifier on a bid-per-row CSV; a tender is rigged "
+                    "when any of its rows is labelled 1. Only the mapped columns are read.",
+    )
+    evaluate.add_argument("--data", required=True, metavar="FILE.csv")
+    evaluate.add_argument("--map", required=True, metavar="ROLE=COL,...",
+                          help="tender=COL,bid=COL,label=COL[,bidder=COL,winner=COL,"
+                               "estimate=COL]")
+    evaluate.add_argument("--json", action="store_true",
+                          help='print {"accuracy", "balanced_accuracy", "roc_auc", "n_tenders"}')
+    evaluate.set_defaults(func=cmd_evaluate)
