@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collusion.base import Detector
 from collusion.detectors.associated_firms import AssociatedFirms
+from collusion.detectors.file_metadata import FileMetadata
 from collusion.detectors.history import BidHistory
 from collusion.detectors.itemised_prices import ItemisedPrices
 from collusion.detectors.price_screens import PriceScreens
@@ -24,6 +25,7 @@ def all_detectors() -> list[Detector]:
     found.append(SharedDeposit())
     found.append(AssociatedFirms())
     found.append(SharedPassages())
+    found.append(FileMetadata())
     found.append(ItemisedPrices())
     found.append(PriceScreens())
     found.append(BidHistory())
