@@ -103,3 +103,24 @@ class RankingIncomplete(DomainError):
     code = "ranking_incomplete"
     zh = "标段“{lot}”尚未录入评标排名"
     en = "Lot '{lot}' has no evaluation ranking yet"
+
+
+class PackageSuperseded(DomainError):
+    status_code = 409
+    code = "package_superseded"
+    zh = "该密封投标文件已于 {ended} 被您后来提交的投标文件替换，不能再次提交"
+    en = "This sealed package was replaced by a later one of yours on {ended}; it cannot be re-sent"
+
+
+class PackageWithdrawn(DomainError):
+    status_code = 409
+    code = "package_withdrawn"
+    zh = "该密封投标文件已于 {ended} 撤回，不能再次提交；如需投标请重新封装"
+    en = "This sealed package was withdrawn on {ended}; it cannot be re-sent: seal a new one"
+
+
+class NoOpeningKey(DomainError):
+    status_code = 409
+    code = "no_opening_key"
+    zh = "本项目没有开标公钥，不接受密封投标文件"
+    en = "This tender has no opening key: it takes no sealed bids"

@@ -56,6 +56,7 @@ def tender_in(form: FormData, tz: str) -> TenderIn:
         description=text(form, "description"),
         region=text(form, "region"),
         lots=lots,
+        key_mode=text(form, "key_mode") or "either",
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from bidding.api import api_routes
-from bidding.views import manage, portal
+from bidding.views import manage, portal, sealed
 from kernel.accounts.models import Role
 from kernel.http import ANY_USER, PUBLIC, page
 
@@ -46,6 +46,14 @@ routes: list[BaseRoute] = [
     page(T + "/rerun", manage.rerun, name="bidding:rerun", roles={A}, methods=POST),
     page(T + "/register", manage.register, name="bidding:register", roles={B}, methods=POST),
     page(T + "/bids", manage.submit_bid, name="bidding:bid-submit", roles={B}, methods=POST),
+    page(T + "/sealed-bids", sealed.submit, name="bidding:sealed-bid-submit", roles={B},
+         methods=POST),
+    page(T + "/bids/{bid_id:int}/receipt", sealed.show_receipt, name="bidding:bid-receipt",
+         roles={B}),
+    page(T + "/bids/{bid_id:int}/receipt.p7m", sealed.receipt_file,
+         name="bidding:bid-receipt-file", roles={B}),
+    page(T + "/bids/{bid_id:int}/package", sealed.package_file, name="bidding:bid-package",
+         roles={B}),
     page(T + "/bids/{bid_id:int}/withdraw", manage.withdraw_bid, name="bidding:bid-withdraw",
          roles={B}, methods=POST),
     page(T + "/questions", manage.ask, name="bidding:ask", roles={B}, methods=POST),

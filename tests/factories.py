@@ -457,7 +457,9 @@ def legal_deadline(ctx: Any, published_at: datetime, *, spare_days: int = 5,
 
 
 def publish(run: Run, ctx: Any, agency: Account, tender_id: int) -> Any:
-    """Publish the announcement at the clock's current time (the service sets the sale)."""
+    """Publish the announcement at the clock's current time (the service sets the sale),
+    registering the opening officers' encryption certificates first if they lack them."""
+    officer_certificates(run, ctx, agency)
     return run(bidding.publish, ctx, actor=agency.actor, tender_id=tender_id)
 
 
@@ -638,3 +640,204 @@ def names_and_codes(bidders: Iterable[Account]) -> list[str]:
     for bidder in bidders:
         out += [bidder.org_name, bidder.credit_code]
     return out
+
+
+# -- sealed bids (issue 3): dev PKI, officers' keys, sealing and submitting -----------------
+
+# The session's development CAs and the certificates they issue are dated from here, valid for
+# ten years with CRLs good as long, so every test clock (T0 onwards) and the real time (for
+# the openssl binary) fall inside.
+PKI_NOW = datetime(2025, 1, 1, tzinfo=ZoneInfo("UTC"))
+PKI_DAYS = 3650
+_session_pki: list[Any] = []
+_credentials: dict[str, BidderCredentials] = {}
+
+
+@dataclass(frozen=True)
+class BidderCredentials:
+    """A bidder's signing certificate and key, and its paired encryption certificate and key."""
+
+    signer: Any  # signing.sealed.Signer
+    encryption_certificate: Any  # x509.Certificate
+    encryption_key: Any  # ec.EllipticCurvePrivateKey
+    pair: Any  # signing.pki.IssuedPair
+
+
+def dev_pki() -> Any:
+    """The session-wide development PKI (EC P-256 root and issuing CA), made on first use."""
+    if not _session_pki:
+        import tempfile
+        from pathlib import Path
+
+        from signing.pki import DevPKI
+
+        pki = DevPKI.create(Path(tempfile.mkdtemp(prefix="ebid-test-pki-")), now=PKI_NOW,
+                            families=("ec",))
+        pki.publish_crls("ec", now=PKI_NOW, days=PKI_DAYS)
+        _session_pki.append(pki)
+    return _session_pki[0]
+
+
+async def trust_dev_pki_async(ctx: Any, pki: Any = None) -> None:
+    """Accept the dev PKI's CAs and their CRLs in the test database (idempotent)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from signing import trust
+    from signing.exceptions import CrlNotNewer
+
+    pki = pki or dev_pki()
+    known = {item.ca.fingerprint for item in await trust.list_cas(ctx)}
+    for cert in [*pki.roots(), *pki.intermediates()]:
+        if cert.fingerprint(hashes.SHA256()).hex() not in known:
+            await trust.add_ca(ctx, actor=SETUP, pem_or_der=cert.public_bytes(Encoding.DER))
+    for crl in pki.crls():
+        try:
+            await trust.upload_crl(ctx, actor=SETUP, data=crl.public_bytes(Encoding.DER))
+        except CrlNotNewer:
+            pass
+
+
+def trust_dev_pki(run: Run, ctx: Any, pki: Any = None) -> None:
+    """Accept the dev PKI's CAs and their CRLs in the test database (idempotent)."""
+    run(trust_dev_pki_async, ctx, pki)
+
+
+def _first_active_user(run: Run, role: Role) -> Any:
+    from kernel.accounts.models import User
+
+    async def first() -> Any:
+        return await User.filter(role=role, is_active=True).order_by("id").first()
+
+    return run(first)
+
+
+async def register_officer_key(ctx: Any, actor: Actor, role: str) -> None:
+    """An encryption certificate for ``actor`` as opening officer ``role``, unless it has one."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from signing import accounts as certificates
+
+    if await certificates.active_encryption_certificate(actor.user_id) is not None:
+        return
+    pair = dev_pki().issue(kind="officer", name=actor.username, role=role, now=PKI_NOW,
+                           family="ec", days=PKI_DAYS)
+    await certificates.register_certificate(
+        ctx, actor=actor, der=pair.encryption.certificate.public_bytes(Encoding.DER))
+
+
+async def officer_certificates_async(ctx: Any, agency: Account | Actor | str) -> None:
+    """Encryption certificates for the three opening officers: ``agency`` (an account, an
+    actor or a username), the first active supervisor and the first active admin (each
+    created, as "officer-supervisor" / "officer-centre", when there is none)."""
+    from kernel.accounts.models import User
+    from kernel.accounts.sessions import actor_for_user
+
+    await trust_dev_pki_async(ctx)
+    if isinstance(agency, str):
+        agency = actor_for_user(await User.get(username=agency))
+    elif isinstance(agency, Account):
+        agency = agency.actor
+    await register_officer_key(ctx, agency, "agency")
+    for role, officer_role, org_name in (
+        (Role.SUPERVISOR, "supervisor", "市住房和城乡建设局（开标监督）"),
+        (Role.ADMIN, "centre", "市公共资源交易中心（开标）"),
+    ):
+        user = await User.filter(role=role, is_active=True).order_by("id").first()
+        if user is None:
+            username = f"officer-{officer_role}"
+            user = await accounts.create_user_with_organization(
+                ctx, actor=SETUP, username=username, password=PASSWORD, role=role.value,
+                organization_name=org_name, credit_code=creditcode.make_code(username),
+                display_name=f"{org_name}·{username}",
+            )
+        await register_officer_key(ctx, actor_for_user(user), officer_role)
+
+
+def officer_certificates(run: Run, ctx: Any, agency: Account | Actor | str) -> None:
+    """Encryption certificates for the three opening officers (see the async version)."""
+    run(officer_certificates_async, ctx, agency)
+
+
+def bidder_credentials(bidder: Account) -> BidderCredentials:
+    """Signing and encryption certificates for ``bidder``'s organisation (cached per code)."""
+    from signing.sealed import Signer
+
+    cached = _credentials.get(bidder.credit_code)
+    if cached is None:
+        pair = dev_pki().issue(kind="company", name=bidder.org_name,
+                               credit_code=bidder.credit_code, now=PKI_NOW, family="ec",
+                               days=PKI_DAYS)
+        cached = _credentials[bidder.credit_code] = BidderCredentials(
+            signer=Signer(key=pair.signing.key, certificate=pair.signing.certificate,
+                          chain=pair.chain),
+            encryption_certificate=pair.encryption.certificate,
+            encryption_key=pair.encryption.key, pair=pair,
+        )
+    return cached
+
+
+def _tender_key(run: Run, tender_id: int) -> tuple[Any, str]:
+    from bidding.models import Tender
+    from signing import opening
+
+    async def read() -> tuple[Any, str]:
+        setup = await opening.opening_setup(tender_id)
+        tender = await Tender.get(id=tender_id)
+        assert setup is not None, f"tender {tender_id} has no opening key (not published?)"
+        return setup.public_key, tender.key_mode.value
+
+    return run(read)  # type: ignore[no-any-return]
+
+
+def seal_bid(run: Run, ctx: Any, bidder: Account, tender_id: int, price: str, *, lot: int = 1,
+             files: dict[str, bytes] | None = None, project_manager: str = "",
+             items: Sequence[Any] = (), duration_days: int | None = 300,
+             quality: str = "合格", credentials: BidderCredentials | None = None,
+             manifest_signature: bytes | None = None, mode: str | None = None) -> bytes:
+    """A sealed package of ``bidder``'s bid, to the tender's opening key, in its key mode."""
+    from signing.sealed import BidFields, seal
+
+    opening_key, key_mode = _tender_key(run, tender_id)
+    creds = credentials or bidder_credentials(bidder)
+    contents = files if files is not None else {
+        "投标文件.pdf": bid_bytes(bidder, tender_id, lot, price)}
+    out = io.BytesIO()
+    seal(
+        files=[(name, io.BytesIO(data)) for name, data in contents.items()],
+        bid=BidFields(tender=str(tender_id), lot=str(lot), price=price, items=tuple(items),
+                      duration_days=duration_days, quality=quality,
+                      project_manager=project_manager or f"项目经理{bidder.username}"),
+        signer=creds.signer, opening_public_key=opening_key,
+        bidder_public_key=creds.encryption_certificate, out=out,
+        mode=mode or key_mode,  # type: ignore[arg-type]
+        manifest_signature=manifest_signature,
+    )
+    return out.getvalue()
+
+
+def submit_package(run: Run, ctx: Any, bidder: Account, tender_id: int, package: bytes, *,
+                   lot: int = 1, received_at: datetime | None = None) -> tuple[Any, bytes, bool]:
+    """Hand ``package`` to ``submit_sealed_bid`` as received now: (bid, receipt DER, new)."""
+    import tempfile
+    from pathlib import Path
+
+    directory = Path(ctx.settings.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, suffix=".sealed") as handle:
+        handle.write(package)
+        handle.flush()
+        return run(  # type: ignore[no-any-return]
+            bidding.submit_sealed_bid, ctx, actor=bidder.actor, tender_id=tender_id,
+            lot_number=lot, package_path=Path(handle.name),
+            received_at=received_at or ctx.clock.now(), remote_addr="10.1.2.3",
+        )
+
+
+def submit_sealed(run: Run, ctx: Any, bidder: Account, tender_id: int, price: str, *,
+                  lot: int = 1, **seal_options: Any) -> tuple[int, bytes]:
+    """Seal and submit ``bidder``'s bid (registered already): (bid id, receipt DER)."""
+    package = seal_bid(run, ctx, bidder, tender_id, price, lot=lot, **seal_options)
+    bid, receipt, _ = submit_package(run, ctx, bidder, tender_id, package, lot=lot)
+    return int(bid.id), receipt
+

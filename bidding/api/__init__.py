@@ -44,6 +44,7 @@ from bidding.api.evaluation import (
 from bidding.api.parsing import MAX_ID, MAX_SERIAL_ID
 from bidding.api.public import notice_detail, notice_list, tender_detail, tender_list
 from bidding.api.rooms import room_create, room_list
+from bidding.api.sealed import bid_package, bid_receipt, opening_key
 from kernel.accounts.models import Role
 from kernel.http import PUBLIC, api
 
@@ -95,6 +96,11 @@ api_routes: list[Route] = [
         roles=BIDDER),
     api(_T + "/bids", bid_submit, name="bidding:api-bid-submit", roles=BIDDER,
         methods=["POST"]),
+    api(_T + "/opening-key", opening_key, name="bidding:api-opening-key", roles=PUBLIC),
+    api(_T + "/bids/{bid_id:int}/receipt", bid_receipt, name="bidding:api-bid-receipt",
+        roles=BIDDER),
+    api(_T + "/bids/{bid_id:int}/package", bid_package, name="bidding:api-bid-package",
+        roles=BIDDER),
     api(_T + "/bids/{bid_id:int}/withdraw", bid_withdraw, name="bidding:api-bid-withdraw",
         roles=BIDDER, methods=["POST"]),
     api(_T + "/questions", question_ask, name="bidding:api-question", roles=BIDDER,

@@ -61,6 +61,11 @@ async def tender_create(request: Request) -> Response:
               room_id: {type: integer, nullable: true, description: Opening room to book}
               description: {type: string}
               region: {type: string}
+              key_mode:
+                type: string
+                enum: [either, both]
+                default: either
+                description: How sealed bids open (docs/opening-key.md)
               lots:
                 type: array
                 description: Default one lot named as the tender

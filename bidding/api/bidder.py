@@ -24,6 +24,7 @@ from bidding.api.parsing import (
     _text,
     _upload,
 )
+from bidding.api.sealed import sealed_bid_submit
 from kernel.http import actor_of, form_of, json_body
 
 log = logging.getLogger(__name__)
@@ -86,12 +87,25 @@ async def bid_submit(request: Request) -> Response:
     """
     ---
     summary: Submit a bid for a lot before the deadline; a later one replaces it
+    description: >
+      A sealed package (docs/submission.md): the body is the package itself, Content-Type
+      application/octet-stream, the lot in ?lot=N. 201 with {bid_id, receipt (base64 CMS DER),
+      receipt_fields}; 200 with the original receipt when the current package is sent again.
+      Refusals name their reason: malformed_package, truncated_package, bad_signature,
+      package_for_another_tender, package_for_another_lot, wrong_opening_key, wrong_key_mode,
+      certificate_expired, certificate_revoked, unknown_issuer, wrong_key_usage,
+      certificate_not_the_bidders, package_superseded, package_withdrawn, payload_too_large,
+      deadline_passed. A multipart form (file and price) is the unsealed upload of issue 1,
+      kept until the integrator removes it.
     tags: [bidder]
     parameters:
       - {name: tender_id, in: path, required: true, schema: {type: integer}}
+      - {name: lot, in: query, required: false, schema: {type: integer}}
     requestBody:
       required: true
       content:
+        application/octet-stream:
+          schema: {type: string, format: binary}
         multipart/form-data:
           schema:
             type: object
@@ -115,6 +129,8 @@ async def bid_submit(request: Request) -> Response:
           transition_not_allowed
       413: {description: payload_too_large}
     """
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await sealed_bid_submit(request)
     form = await form_of(request)
     fields = {name: _form_text(form, name).strip() or None for name in ("lot", "price")}
     lot_number = _integer(_present(fields, "lot"), "lot")
@@ -219,3 +235,4 @@ async def objection_raise(request: Request) -> Response:
         stage=_text(data, "stage"), text=_text(data, "text"),
     )
     return _json(out.objection(raised), 201)
+

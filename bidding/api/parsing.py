@@ -141,6 +141,7 @@ def _tender_in(data: dict[str, Any]) -> services.TenderIn:
         description=_text(data, "description", required=False),
         region=_text(data, "region", required=False, max_length=100),
         lots=tuple(lots),
+        key_mode=_text(data, "key_mode", required=False) or "either",
     )
 
 

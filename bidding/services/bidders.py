@@ -3,9 +3,12 @@ raise objections."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
+import anyio.to_thread
 from starlette.datastructures import UploadFile
 from tortoise.transactions import in_transaction
 
@@ -16,8 +19,11 @@ from bidding.exceptions import (
     BidNotFound,
     DeadlinePassed,
     InvalidInput,
+    NoOpeningKey,
     NotRegistered,
     ObjectionWindowClosed,
+    PackageSuperseded,
+    PackageWithdrawn,
 )
 from bidding.models import (
     Bid,
@@ -46,7 +52,9 @@ from bidding.services.common import (
 from kernel.accounts import services as accounts
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
-from kernel.errors import NotFound
+from kernel.errors import NotFound, PayloadTooLarge
+from signing import intake, opening
+from signing import log as receipts_log
 
 
 def _check_deadline(ctx: Context, tender: Tender, now: datetime | None = None) -> None:
@@ -184,6 +192,137 @@ async def submit_bid(
             after={"lot": lot.number, "sha256": blob.sha256, "size": blob.size,
                    "replaces": [old.id for old in previous]},
         )
+    return bid
+
+
+_READ = 1 << 20
+
+
+async def _package_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := await anyio.to_thread.run_sync(stream.read, _READ):
+            yield chunk
+
+
+async def _refuse_resent(bid: Bid, ctx: Context) -> None:
+    if bid.status == BidStatus.SUPERSEDED:
+        raise PackageSuperseded(ended=local(ctx, bid.ended_at or bid.submitted_at))
+    if bid.status == BidStatus.WITHDRAWN:
+        raise PackageWithdrawn(ended=local(ctx, bid.ended_at or bid.submitted_at))
+
+
+async def submit_sealed_bid(
+    ctx: Context,
+    *,
+    actor: Actor,
+    tender_id: int,
+    lot_number: int,
+    package_path: Path,
+    received_at: datetime,
+    remote_addr: str = "",
+) -> tuple[Bid, bytes, bool]:
+    """Accept a sealed package whose last byte arrived at ``received_at``: (bid, receipt, new).
+
+    The package is checked (signing.intake) outside any lock, stored durably in the blob
+    store, then one transaction under the tender's share lock judges the deadline by
+    ``received_at``, supersedes the lot's current bid, records the bid, appends its receipt
+    to the log and audits it. The receipt is returned only after that commit. Re-sending the
+    current package returns its original receipt (``new`` is False); a superseded or
+    withdrawn one is refused. ``package_path`` stays the caller's to delete.
+    """
+    org_id = require_bidder(actor)
+    size = (await anyio.to_thread.run_sync(package_path.stat)).st_size
+    if size > ctx.settings.max_bid_bytes:
+        raise PayloadTooLarge(limit_mb=round(ctx.settings.max_bid_bytes / (1 << 20), 2))
+    tender = await Tender.get_or_none(id=tender_id)
+    if tender is None:
+        raise NotFound()
+    hide_draft(tender)
+    key = await opening.opening_key_row(tender_id)
+    if key is None:
+        raise NoOpeningKey()
+    lot = await Lot.get_or_none(tender_id=tender_id, number=lot_number)
+    if lot is None:
+        raise InvalidInput("lot", "no such lot", "标段不存在")
+    organization = await accounts.get_organization(org_id)
+    checked = await intake.check_package(
+        ctx, path=package_path, tender_id=tender_id, lot_number=lot_number,
+        opening_key_id=key.key_id, key_mode=tender.key_mode.value,
+        credit_code=organization.credit_code, received_at=received_at,
+    )
+    # The same bytes again: answered from the row, before the deadline or the files are
+    # looked at, so a client retrying after a lost answer gets the receipt it missed.
+    earlier = await Bid.filter(tender_id=tender_id, organization_id=org_id,
+                               sha256=checked.package_sha256).order_by("-submitted_at").first()
+    if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
+        return earlier, bytes(earlier.receipt), False
+    if earlier is not None:
+        await _refuse_resent(earlier, ctx)
+    # Cheap refusals before the bytes are stored; all are repeated under the lock below.
+    _check_deadline(ctx, tender, received_at)
+    states.check_allowed(tender.status, "submit_bid")
+    await _registration(tender_id, org_id)
+    blob = await ctx.blobs.put_stream(_package_chunks(package_path),
+                                      max_bytes=ctx.settings.max_bid_bytes)
+    if blob.sha256 != checked.package_sha256:  # the file changed under us: never acknowledge
+        raise RuntimeError(f"package {package_path} changed while it was being stored")
+    async with in_transaction():
+        tender = await share_lock_tender(tender_id)
+        registration = await Registration.filter(
+            tender_id=tender_id, organization_id=org_id
+        ).select_for_update().first()
+        if registration is None:
+            raise NotRegistered()
+        # A concurrent re-send of the same bytes may have won the registration lock first.
+        earlier = await Bid.filter(tender_id=tender_id, organization_id=org_id,
+                                   sha256=checked.package_sha256).first()
+        if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
+            return earlier, bytes(earlier.receipt), False
+        if earlier is not None:
+            await _refuse_resent(earlier, ctx)
+        _check_deadline(ctx, tender, received_at)
+        states.check_allowed(tender.status, "submit_bid")
+        previous = await Bid.filter(
+            registration_id=registration.id, lot_id=lot.id, status=BidStatus.SUBMITTED
+        ).all()
+        now = ctx.clock.now()
+        for old in previous:
+            old.status = BidStatus.SUPERSEDED
+            old.ended_at = received_at
+            await old.save(update_fields=["status", "ended_at"])
+        issued = await receipts_log.issue_receipt(
+            ctx, tender_id=tender_id, lot=lot_number,
+            certificate_sha256=checked.certificate_sha256,
+            package_sha256=checked.package_sha256, received_at=received_at,
+        )
+        bid = await Bid.create(
+            tender_id=tender_id, lot=lot, registration=registration, organization_id=org_id,
+            filename=f"{tender.code}-{lot_number}-{checked.package_sha256[:12]}.sealed",
+            sha256=checked.package_sha256, size=checked.size, price=None,
+            certificate_sha256=checked.certificate_sha256,
+            signer_subject=checked.signer_subject[:300], receipt=issued.der,
+            log_index=issued.index, submitted_at=received_at,
+        )
+        await audit(
+            ctx, actor=actor, action="bidding:bid:submitted", tender_id=tender_id,
+            object_type="bid", object_id=bid.id, sealed=True,
+            after={"lot": lot.number, "sha256": checked.package_sha256, "size": checked.size,
+                   "certificate_sha256": checked.certificate_sha256,
+                   "received_at": received_at.isoformat(), "log_index": issued.index,
+                   "replaces": [old.id for old in previous]},
+            detail={"checked_at": now.isoformat()},
+        )
+    return bid, issued.der, True
+
+
+async def sealed_bid_for_owner(
+    ctx: Context, *, actor: Actor, tender_id: int, bid_id: int
+) -> Bid:
+    """One of the actor's organisation's sealed bids (its receipt and package), or 404."""
+    org_id = require_bidder(actor)
+    bid = await Bid.get_or_none(id=bid_id, tender_id=tender_id, organization_id=org_id)
+    if bid is None or bid.receipt is None:
+        raise BidNotFound()
     return bid
 
 

@@ -24,6 +24,7 @@ from bidding.models import (
     Category,
     Clarification,
     Invitation,
+    KeyMode,
     Lot,
     Method,
     Notice,
@@ -56,7 +57,9 @@ from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
 from kernel.calendar import end_of_day, local_date
 from kernel.context import Context
-from kernel.errors import PermissionDenied
+from kernel.errors import NotFound, PermissionDenied
+from signing import opening
+from signing.opening_key import OpeningKeySetup
 
 OPENING_SLOT = timedelta(hours=2)
 
@@ -81,6 +84,8 @@ class TenderIn:
     description: str = ""
     region: str = ""
     lots: tuple[LotIn, ...] = ()
+    # How sealed bids open (docs/opening-key.md): "either" key, or "both" keys needed.
+    key_mode: str = KeyMode.EITHER.value
 
 
 def _money(value: str | Decimal, field: str, label_zh: str) -> Decimal:
@@ -126,6 +131,8 @@ def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
         raise InvalidInput("deadline_at", "needs a time zone", "截止时间缺少时区")
     if data.deadline_at <= ctx.clock.now():
         raise InvalidInput("deadline_at", "must be in the future", "投标截止时间须晚于当前时间")
+    if data.key_mode not in {m.value for m in KeyMode}:
+        raise InvalidInput("key_mode", "must be either or both", "开启方式须为 either 或 both")
     lots = data.lots or (LotIn(title=title, estimate=estimate),)
     if len(lots) > 50:
         raise InvalidInput("lots", "at most 50 lots", "标段不超过 50 个")
@@ -142,6 +149,7 @@ def _validate(ctx: Context, data: TenderIn) -> dict[str, object]:
         "deadline_at": data.deadline_at,
         "description": data.description.strip(),
         "region": data.region.strip(),
+        "key_mode": KeyMode(data.key_mode),
         "lots": lots,
     }
 
@@ -293,6 +301,16 @@ async def publish(ctx: Context, *, actor: Actor, tender_id: int, issue_days: int
         issue_ends = min(issue_ends, tender.deadline_at)
         statute.check_issue_period(rules, ctx.calendar, now, issue_ends, ctx.tz)
         statute.check_deadline(rules, ctx.calendar, now, tender.deadline_at, ctx.tz)
+        # The opening key is made with the announcement, which publishes its public half;
+        # refused (naming the officer) before anything is written when an officer has no key.
+        officers = await opening.officers_for(agency_user_id=actor.user_id or 0)
+        key = await opening.create_opening_key(ctx, tender_id=tender.id, officers=officers)
+        await audit(
+            ctx, actor=actor, action="signing:opening_key:created", tender_id=tender.id,
+            object_type="opening_key", object_id=key.id,
+            after={"key_id": key.key_id, "threshold": opening.THRESHOLD,
+                   "officers": [{"user_id": o.user_id, "role": o.role} for o in officers]},
+        )
         await transition(
             ctx, tender, "publish", actor=actor,
             changes={"issued_at": now, "issue_ends_at": issue_ends},
@@ -301,9 +319,37 @@ async def publish(ctx: Context, *, actor: Actor, tender_id: int, issue_days: int
         await Notice.create(
             tender=tender, kind=NoticeKind.ANNOUNCEMENT, published_at=now,
             title=f"{tender.title} 招标公告",
-            body=_announcement_body(ctx, tender, lots),
+            body=_announcement_body(ctx, tender, lots) + _opening_key_text(tender, key),
         )
     return tender
+
+
+async def opening_key(ctx: Context, *, tender_id: int) -> tuple[OpeningKeySetup, str]:
+    """A published tender's opening key setup (all public) and its key mode."""
+    tender = await Tender.get_or_none(id=tender_id)
+    if tender is None:
+        raise TenderNotFound()
+    hide_draft(tender)
+    setup = await opening.opening_setup(tender_id)
+    if setup is None:
+        raise NotFound()
+    return setup, tender.key_mode.value
+
+
+async def published_opening_key(tender_id: int) -> opening.OpeningKey | None:
+    """The stored opening key (public key PEM and id) of a published tender, for its page."""
+    return await opening.opening_key_row(tender_id)
+
+
+def _opening_key_text(tender: Tender, key: opening.OpeningKey) -> str:
+    mode = ("任一密钥可解（投标人无法解密时，开标官可用份额恢复）"
+            if tender.key_mode == KeyMode.EITHER
+            else "双密钥共开（须投标人密钥与开标密钥共同解密）")
+    return (
+        f"\n\n电子投标文件须使用本项目开标公钥密封（ebid-client seal）。\n"
+        f"开标密钥编号（key id）：{key.key_id}\n开启方式：{mode}（{tender.key_mode.value}）\n"
+        f"开标公钥：\n{key.public_key_pem}"
+    )
 
 
 def _announcement_body(ctx: Context, tender: Tender, lots: list[Lot]) -> str:
@@ -515,6 +561,7 @@ async def _copy(
             price_ceiling=original.price_ceiling, deposit=original.deposit,
             deadline_at=deadline_at, room_id=original.room_id,  # type: ignore[attr-defined]
             description=original.description, region=original.region, lots=tuple(lots),
+            key_mode=original.key_mode.value,
         ),
     )
     copy.rerun_of_id = original.id  # type: ignore[attr-defined]

@@ -78,6 +78,7 @@ async def tender_detail(request: Request) -> Response:
     context["marks"] = (await annotations_for([subject], actor)).get(subject, [])
     if view.is_owner:
         context["rooms"] = await rooms.list_rooms(active_only=True)
+    context["opening_key"] = await services.published_opening_key(view.tender.id)
     return _render(request, "bidding/tender-detail.html", context)
 
 

@@ -130,6 +130,7 @@ def test_a_tender_from_registration_to_award_over_html_forms(
 ) -> None:
     agency_account = factories.make_agency(run, ctx)
     supervisor_account = factories.make_supervisor(run, ctx)
+    factories.officer_certificates(run, ctx, agency_account)
     agency = factories.login(client, agency_account)
     supervisor = factories.login(client, supervisor_account)
     public = factories.new_client(client)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import factories
 import pytest
 import yaml
 from starlette.testclient import TestClient
@@ -96,6 +97,8 @@ def make_people(client: TestClient, run: Any, ctx: Any, bidders: int = 4) -> Peo
     for party in (people.admin, people.agency, people.other_agency, people.supervisor,
                   *people.bidders):
         login(client, party)
+    # Publication deals the opening key's shares to the officers' encryption certificates.
+    factories.officer_certificates(run, ctx, people.agency.username)
     return people
 
 

@@ -8,6 +8,7 @@ import io
 import os
 from datetime import timedelta
 
+import factories
 import pytest
 from starlette.datastructures import Headers, UploadFile
 
@@ -36,6 +37,7 @@ async def _published_tenders(ctx, n: int) -> list[int]:
         organization_name="贵州建设招标代理有限公司", credit_code=make_code("agency"),
     )
     agency = actor_for_user(agency_user)
+    await factories.officer_certificates_async(ctx, agency)
     ids = []
     for i in range(n):
         tender = await services.create_tender(ctx, actor=agency, data=services.TenderIn(
