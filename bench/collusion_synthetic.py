@@ -10,8 +10,9 @@ planted kinds of evidence (at least one):
 
 - machine:  the members' bids prepared on one machine (same network card and disk serial, DOCX
             written by the same Office user) and uploaded from one address within half an hour;
-- passages: the members copy paragraphs of their leader's technical proposal, lightly edited
-            (punctuation, full-width digits, a changed character, re-wrapped lines);
+- passages: the members copy paragraphs of their leader's technical proposal (30% of them by
+            default), lightly edited (punctuation, full-width digits, a changed character,
+            re-wrapped lines);
 - deposit:  the deposits of all members paid from one account;
 - staff:    the same project manager named in every member's bid;
 - prices:   the covers' bills of quantities are the winner's times a fixed step (2% a cover),
@@ -239,7 +240,7 @@ def _firm(rng: random.Random, key: str, used: set[str]) -> Firm:
 
 def generate(root: Path, *, seed: int = 7, tenders: int = 30, honest: int = 24, rings: int = 3,
              ring_size: int = 3, invited: int = 6, join: float = 0.4, plant: float = 0.5,
-             chars: int = 6000, items: int = 15) -> Truth:
+             chars: int = 6000, items: int = 15, copied: float = 0.3) -> Truth:
     """Write ``tenders`` folders under ``root`` (tender-01, ...) and return what was planted."""
     rng = random.Random(seed)
     text = _Text(rng)
@@ -286,7 +287,7 @@ def generate(root: Path, *, seed: int = 7, tenders: int = 30, honest: int = 24, 
                 frozenset({rng.choice(KINDS)})
             truth.planted.append(Planted(tender, ring, members, kinds, winner))
             bids.update(_ring_bids(rng, text, firms, members, winner, kinds, documents,
-                                   references, deadline))
+                                   references, deadline, copied))
         for key, bid in bids.items():
             _write_bid(folder / "bids" / key, firms[key], bid)
         truth.tenders.append(tender)
@@ -333,8 +334,8 @@ def _honest_bid(rng: random.Random, text: _Text, firm: Firm, documents: list[str
 
 def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members: tuple[str, ...],
                winner: str, kinds: frozenset[str], documents: list[str],
-               references: list[tuple[Decimal, Decimal]],
-               deadline: datetime) -> dict[str, dict[str, Any]]:
+               references: list[tuple[Decimal, Decimal]], deadline: datetime,
+               copied: float) -> dict[str, dict[str, Any]]:
     leader = firms[members[0]]
     leader_text = text.paragraphs(sum(map(len, documents)) // 2)
     winner_units = _bill(rng, references, rng.uniform(0.80, 0.85))
@@ -355,7 +356,7 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
         bid["price"] = _total(references, bid["units"])
         if "passages" in kinds:
             own = leader_text if firm is leader else [
-                _edit_lightly(rng, p) if rng.random() < 0.6 else text.paragraph()
+                _edit_lightly(rng, p) if rng.random() < copied else text.paragraph()
                 for p in leader_text]
             bid["paragraphs"] = [p for p in documents if rng.random() < 0.5] + own
         if "machine" in kinds:
@@ -436,6 +437,7 @@ class Counts:
 def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
     """Scan every tender of the series and score the flags and groups against ``truth``."""
     per_detector: dict[str, Counts] = {}
+    per_tender: dict[str, Counts] = {}
     pairs_by_group = Counts()
     rings_exact = Counts()
     honest_in_groups: set[str] = set()
@@ -462,6 +464,12 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
             counts.tp += len(flagged & positive)
             counts.fp += len(flagged - positive)
             counts.fn += len(expected - flagged)
+            # Tender level: did it raise anything in a tender with a ring (of its kind)?
+            raised = any(f.detector == name for f in result.flags)
+            tenders = per_tender.setdefault(name, Counts())
+            tenders.tp += raised and bool(planted)
+            tenders.fp += raised and not planted
+            tenders.fn += not raised and bool(expected)
             for flag in result.flags:
                 if flag.detector == name:
                     for bidder in set(flag.bidders) & truth.honest:
@@ -483,8 +491,11 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
         "bids": sum(map(len, truth.bidders.values())),
         "planted": len(truth.planted),
         "planted_kinds": {k: sum(k in p.kinds for p in truth.planted) for k in KINDS},
-        "detectors": {name: {**counts.as_json(), "planted_kind": DETECTOR_KIND.get(name)}
+        "detectors": {name: {**counts.as_json(), "planted_kind": DETECTOR_KIND.get(name),
+                             "tenders": per_tender[name].as_json()}
                       for name, counts in per_detector.items()},
+        "tenders_with_ring": sum(1 for t in truth.tenders
+                                 if any(p.tender == t for p in truth.planted)),
         "group_pairs": pairs_by_group.as_json(),
         "groups_exact": rings_exact.as_json(),
         "honest_bids": honest_bids,
@@ -504,19 +515,24 @@ def _percent(value: float | None) -> str:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"{report['tenders']} tenders, {report['bids']} bids, {report['planted']} planted "
-          f"ring appearances; planted kinds: {report['planted_kinds']}")
+    print(f"{report['tenders']} tenders ({report['tenders_with_ring']} with a ring), "
+          f"{report['bids']} bids, {report['planted']} planted ring appearances; "
+          f"planted kinds: {report['planted_kinds']}")
     print(f"scan time {report['scan_seconds']} s in all")
     print()
-    print("| detector | planted kind | TP pairs | FP pairs | FN pairs | precision | recall |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| detector | planted kind | pairs TP / FP / FN | precision | recall | "
+          "tenders TP / FP / FN | precision | recall |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, row in report["detectors"].items():
-        print(f"| {name} | {row['planted_kind'] or 'all'} | {row['tp']} | {row['fp']} | "
-              f"{row['fn']} | {_percent(row['precision'])} | {_percent(row['recall'])} |")
+        tenders = row["tenders"]
+        print(f"| {name} | {row['planted_kind'] or 'all'} | {row['tp']} / {row['fp']} / "
+              f"{row['fn']} | {_percent(row['precision'])} | {_percent(row['recall'])} | "
+              f"{tenders['tp']} / {tenders['fp']} / {tenders['fn']} | "
+              f"{_percent(tenders['precision'])} | {_percent(tenders['recall'])} |")
     for label, key in (("groups (pairs)", "group_pairs"), ("groups (exact ring)", "groups_exact")):
         row = report[key]
-        print(f"| **{label}** | | {row['tp']} | {row['fp']} | {row['fn']} | "
-              f"{_percent(row['precision'])} | {_percent(row['recall'])} |")
+        print(f"| **{label}** | | {row['tp']} / {row['fp']} / {row['fn']} | "
+              f"{_percent(row['precision'])} | {_percent(row['recall'])} | | | |")
     print()
     print(f"honest bids in a group: {report['honest_bids_in_groups']} of {report['honest_bids']};"
           f" honest bids named by a flag, per detector: {report['honest_bids_flagged']}")
