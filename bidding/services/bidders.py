@@ -53,7 +53,8 @@ from kernel.accounts import services as accounts
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
 from kernel.errors import NotFound, PayloadTooLarge
-from signing import intake, opening
+from signing import fingerprint, intake, opening
+from signing import keys as platform_keys
 from signing import log as receipts_log
 
 
@@ -204,6 +205,15 @@ async def _package_chunks(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
+def _upload_address(ctx: Context, remote_addr: str) -> str:
+    """The sender's address as a keyed hash (the collusion detectors compare, never read it)."""
+    address = fingerprint.normalise("ip", remote_addr) if remote_addr else None
+    if address is None:
+        return ""
+    key = platform_keys.load(ctx.settings, now=ctx.clock.now()).fingerprint
+    return fingerprint.keyed_hash(key, "ip", address)
+
+
 async def _refuse_resent(bid: Bid, ctx: Context) -> None:
     if bid.status == BidStatus.SUPERSEDED:
         raise PackageSuperseded(ended=local(ctx, bid.ended_at or bid.submitted_at))
@@ -302,6 +312,7 @@ async def submit_sealed_bid(
             certificate_sha256=checked.certificate_sha256,
             signer_subject=checked.signer_subject[:300], receipt=issued.der,
             log_index=issued.index, submitted_at=received_at,
+            upload_address=_upload_address(ctx, remote_addr),
         )
         await audit(
             ctx, actor=actor, action="bidding:bid:submitted", tender_id=tender_id,

@@ -27,6 +27,7 @@ from kernel.errors import PayloadTooLarge
 from signing import keys as platform_keys
 from signing import opening
 from signing.exceptions import CertificateExpired, CertificateRevoked, UnknownIssuer, WrongKeyUsage
+from signing.fingerprint import keyed_hash
 from signing.intake import CertificateNotTheBidders, PackageForAnotherLot, PackageForAnotherTender
 from signing.models import LogEntry, OpeningKey
 from signing.opening import NoOfficerCertificate
@@ -114,6 +115,8 @@ def test_an_accepted_package_gets_a_receipt_naming_it(run: Any, ctx: Any, made: 
     assert row.price is None and row.status == BidStatus.SUBMITTED
     assert bytes(row.receipt) == der and row.log_index == receipt.log_index
     assert ctx.blobs.path_for(row.sha256).read_bytes() == package
+    key = platform_keys.load(ctx.settings, now=ctx.clock.now()).fingerprint
+    assert row.upload_address == keyed_hash(key, "ip", "10.1.2.3")
     assert _counts(run) == (1, 1, 1)
 
 
