@@ -8,10 +8,13 @@ from kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
 __all__ = [
     "AlreadyRegistered",
+    "BadKeySignature",
     "BidNotFound",
     "DeadlinePassed",
+    "DecryptionWindowClosed",
     "DocumentsRequired",
     "InvalidInput",
+    "KeyNotExpected",
     "NotAllowedForTender",
     "NotFound",
     "NotInvited",
@@ -22,6 +25,7 @@ __all__ = [
     "PublicityNotOver",
     "RankingIncomplete",
     "RoomDoubleBooked",
+    "SharesTooEarly",
     "TenderNotFound",
     "TooEarly",
 ]
@@ -124,3 +128,34 @@ class NoOpeningKey(DomainError):
     code = "no_opening_key"
     zh = "本项目没有开标公钥，不接受密封投标文件"
     en = "This tender has no opening key: it takes no sealed bids"
+
+
+# -- the opening (bidding.services.opening) -------------------------------------------------
+
+
+class DecryptionWindowClosed(DomainError):
+    code = "decryption_window_closed"
+    zh = "解密时间已于 {ends} 结束，不再接受解密密钥"
+    en = "The decryption window ended at {ends}; no more keys are taken"
+
+
+class KeyNotExpected(DomainError):
+    code = "key_not_expected"
+    zh = "该投标文件已不需要解密密钥（当前解密状态：{state}）"
+    en = "This bid needs no key any more (its decryption state is {state})"
+
+
+class BadKeySignature(DomainError):
+    status_code = 400
+    code = "bad_key_signature"
+    zh = "解密密钥的签名无效：{reason_zh}"
+    en = "The signature over the data key is invalid: {reason}"
+
+    def __init__(self, reason: str, reason_zh: str) -> None:
+        super().__init__(reason=reason, reason_zh=reason_zh)
+
+
+class SharesTooEarly(DomainError):
+    code = "shares_too_early"
+    zh = "投标截止（{deadline}）前不接受开标密钥份额"
+    en = "Opening key shares are accepted only after the deadline ({deadline})"

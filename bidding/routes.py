@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from bidding.api import api_routes
-from bidding.views import manage, portal, sealed
+from bidding.views import manage, opening, portal, sealed
 from kernel.accounts.models import Role
 from kernel.http import ANY_USER, PUBLIC, page
 
@@ -58,6 +58,7 @@ routes: list[BaseRoute] = [
          roles={B}, methods=POST),
     page(T + "/questions", manage.ask, name="bidding:ask", roles={B}, methods=POST),
     page(T + "/objections", manage.object_, name="bidding:object", roles={B}, methods=POST),
+    page(T + "/opening", opening.opening_page, name="bidding:opening", roles=ANY_USER),
     page("/bids/{bid_id:int}/file", portal.bid_file, name="bidding:bid-file", roles={A, B, S}),
     page("/workspace", portal.workspace, name="bidding:workspace", roles=ANY_USER),
     page("/admin/rooms", manage.room_list, name="bidding:admin-rooms", roles={ADM},

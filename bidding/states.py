@@ -11,8 +11,11 @@ TRANSITIONS: dict[str, tuple[frozenset[S], S]] = {
     "publish": (frozenset({S.DRAFT}), S.PUBLISHED),
     "suspend": (frozenset({S.PUBLISHED}), S.SUSPENDED),
     "resume": (frozenset({S.SUSPENDED}), S.PUBLISHED),
-    "open": (frozenset({S.PUBLISHED}), S.OPENED),
-    "fail": (frozenset({S.PUBLISHED}), S.FAILED),
+    # The opening starts at the deadline plus the intake grace (docs/opening.md); a tender
+    # without a single bid fails at once (流标), one with bids runs the decryption window.
+    "begin_opening": (frozenset({S.PUBLISHED}), S.OPENING),
+    "open": (frozenset({S.OPENING}), S.OPENED),
+    "fail": (frozenset({S.PUBLISHED, S.OPENING}), S.FAILED),
     "publish_candidates": (frozenset({S.OPENED}), S.PUBLICITY),
     "award": (frozenset({S.PUBLICITY}), S.AWARDED),
     "register_contract": (frozenset({S.AWARDED}), S.CONTRACTED),
@@ -33,7 +36,10 @@ ALLOWED_IN: dict[str, frozenset[S]] = {
     "submit_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "withdraw_bid": frozenset({S.PUBLISHED, S.SUSPENDED}),
     "object_documents": frozenset({S.PUBLISHED, S.SUSPENDED}),
-    "object_opening": frozenset({S.OPENED}),
+    "object_opening": frozenset({S.OPENING, S.OPENED}),
+    # The bidders' keys and the officers' shares at the opening (bidding.services.opening).
+    "send_key": frozenset({S.OPENING}),
+    "send_share": frozenset({S.OPENING}),
     "object_candidates": frozenset({S.PUBLICITY}),
     "answer_objection": frozenset(S),
     "record_deposit": frozenset({S.OPENED, S.FAILED}),
@@ -42,7 +48,8 @@ ALLOWED_IN: dict[str, frozenset[S]] = {
     "rerun": frozenset({S.FAILED}),
 }
 
-# Before this, who registered or bid (and how many) is sealed. FAILED has had its opening.
+# Before this, who registered or bid (and how many) is sealed. From OPENING on who bid is
+# public (the opening page lists the bidders); each price only once its bid is decrypted.
 SEALED_STATES = frozenset({S.DRAFT, S.PUBLISHED, S.SUSPENDED})
 
 

@@ -585,7 +585,8 @@ def make_tender(
     if _index(target) < _index(TenderStatus.OPENED):
         return made
 
-    clock.set(deadline)
+    # The opening starts once the intake grace after the deadline is over (docs/opening.md).
+    clock.set(deadline + timedelta(seconds=ctx.settings.intake_grace_seconds))
     run(bidding.advance_due, ctx)
     made.status = _status(run, tender.id)
     expected = TenderStatus.FAILED if target == TenderStatus.FAILED else TenderStatus.OPENED

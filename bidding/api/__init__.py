@@ -41,12 +41,13 @@ from bidding.api.evaluation import (
     tender_award,
     tender_rerun,
 )
+from bidding.api.opening import key_submit, opening_status, record_download, share_submit
 from bidding.api.parsing import MAX_ID, MAX_SERIAL_ID
 from bidding.api.public import notice_detail, notice_list, tender_detail, tender_list
 from bidding.api.rooms import room_create, room_list
 from bidding.api.sealed import bid_package, bid_receipt, opening_key
 from kernel.accounts.models import Role
-from kernel.http import PUBLIC, api
+from kernel.http import ANY_USER, PUBLIC, api
 
 __all__ = ["MAX_ID", "MAX_SERIAL_ID", "api_routes"]
 
@@ -107,6 +108,14 @@ api_routes: list[Route] = [
         methods=["POST"]),
     api(_T + "/objections", objection_raise, name="bidding:api-objection", roles=BIDDER,
         methods=["POST"]),
+    # The opening (docs/opening.md).
+    api(_T + "/opening", opening_status, name="bidding:api-opening", roles=ANY_USER),
+    api(_T + "/bids/{bid_id:int}/key", key_submit, name="bidding:api-bid-key", roles=BIDDER,
+        methods=["POST"]),
+    api(_T + "/opening/shares", share_submit, name="bidding:api-opening-share",
+        roles={Role.AGENCY, Role.SUPERVISOR, Role.ADMIN}, methods=["POST"]),
+    api(_T + "/opening/record", record_download, name="bidding:api-opening-record",
+        roles=PUBLIC),
     # The centre. Agencies read the rooms to choose one for a tender's opening.
     api("/api/v1/rooms", room_list, name="bidding:api-rooms", roles={Role.ADMIN, Role.AGENCY}),
     api("/api/v1/rooms", room_create, name="bidding:api-room-create", roles=ADMIN,

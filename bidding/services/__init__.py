@@ -12,16 +12,22 @@ from bidding.services.bidders import (
     withdraw_bid,
 )
 from bidding.services.evaluation import (
-    advance_due,
     answer_objection,
     award,
     enter_ranking,
     file_report,
-    open_tender,
     parse_score,
     publish_candidates,
     record_deposit,
     register_contract,
+)
+from bidding.services.opening import (
+    advance_due,
+    open_tender,
+    opening_view,
+    settle,
+    submit_key,
+    submit_share,
 )
 from bidding.services.tenders import (
     LotIn,
@@ -53,6 +59,7 @@ __all__ = [
     "file_report",
     "invite",
     "open_tender",
+    "opening_view",
     "opening_key",
     "parse_score",
     "postpone",
@@ -65,8 +72,11 @@ __all__ = [
     "register",
     "register_contract",
     "rerun",
+    "settle",
     "sealed_bid_for_owner",
     "submit_bid",
+    "submit_key",
+    "submit_share",
     "submit_sealed_bid",
     "update_draft",
     "upload_document",

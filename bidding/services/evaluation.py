@@ -1,10 +1,9 @@
-"""From the opening to the archive: open, record deposits, enter the ranking, publish the
-candidates, answer objections, award, register the contract, file the written report."""
+"""After the opening to the archive: record deposits, enter the ranking, publish the
+candidates, answer objections, award, register the contract, file the written report. The
+opening itself is bidding.services.opening."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -28,7 +27,6 @@ from bidding.models import (
     NoticeKind,
     Objection,
     ObjectionStage,
-    OpeningRecord,
     Ranking,
     Registration,
     Tender,
@@ -45,107 +43,10 @@ from bidding.services.common import (
     transition,
 )
 from kernel.accounts import services as accounts
-from kernel.accounts.actor import SYSTEM, Actor
+from kernel.accounts.actor import Actor
 from kernel.context import Context
 
 MAX_CANDIDATES = 3
-
-
-async def open_tender(ctx: Context, *, tender_id: int, actor: Actor = SYSTEM) -> Tender | None:
-    """Open a tender whose deadline has passed: count the bids per lot, fail lots with too few
-    (流标), generate the opening record. Idempotent: returns None if nothing was due."""
-    now = ctx.clock.now()
-    async with in_transaction():
-        tender = await lock_tender(tender_id)
-        if tender.status != TenderStatus.PUBLISHED or now < tender.deadline_at:
-            return None
-        rules = rules_of(tender)
-        lots = await Lot.filter(tender_id=tender.id).order_by("number")
-        bids = await Bid.filter(tender_id=tender.id, status=BidStatus.SUBMITTED).order_by(
-            "submitted_at", "id"
-        )
-        orgs = await accounts.organizations_by_ids({b.organization_id for b in bids})
-        rows = []
-        failed_lots = []
-        for lot in lots:
-            lot_bids = [b for b in bids if b.lot_id == lot.id]  # type: ignore[attr-defined]
-            lot.failed = statute.lot_fails(rules, len(lot_bids))
-            await lot.save(update_fields=["failed"])
-            if lot.failed:
-                failed_lots.append(lot.number)
-            for bid in lot_bids:
-                org = orgs.get(bid.organization_id)
-                rows.append({
-                    "lot": lot.number,
-                    "bid_id": bid.id,
-                    "bidder": org.name if org else "",
-                    "credit_code": org.credit_code if org else "",
-                    "price": str(bid.price),
-                    "duration_days": bid.duration_days,
-                    "quality": bid.quality,
-                    "project_manager": bid.project_manager,
-                    "sha256": bid.sha256,
-                    "submitted_at": bid.submitted_at.isoformat(),
-                    # A price above the ceiling is void (最高投标限价).
-                    "valid": bid.price <= tender.price_ceiling,
-                })
-        payload = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        record = await OpeningRecord.create(
-            tender=tender, rows=rows, sha256=hashlib.sha256(payload.encode()).hexdigest(),
-            created_at=now,
-        )
-        all_failed = len(failed_lots) == len(lots)
-        await transition(
-            ctx, tender, "fail" if all_failed else "open", actor=actor,
-            changes={"opened_at": now},
-            detail={"opening_record_sha256": record.sha256, "failed_lots": failed_lots},
-        )
-        await Notice.create(
-            tender=tender, kind=NoticeKind.OPENING, published_at=now,
-            title=f"{tender.title} 开标记录", body=_opening_text(ctx, tender, lots, rows),
-        )
-        if failed_lots:
-            await Notice.create(
-                tender=tender, kind=NoticeKind.FAILURE, published_at=now,
-                title=f"{tender.title} 流标公告",
-                body=(f"项目编号：{tender.code}\n第 {'、'.join(map(str, failed_lots))} 标段"
-                      f"有效投标人不足 {rules.min_bids} 家，依法流标"
-                      + ("，招标人将依法重新招标。" if all_failed else "。")),
-            )
-    await ctx.events.publish(
-        "bidding:tender:opened", {"tender_id": tender.id, "failed": all_failed}
-    )
-    return tender
-
-
-def _opening_text(ctx: Context, tender: Tender, lots: list[Lot], rows: list[dict]) -> str:
-    lines = [f"项目编号：{tender.code}", f"开标时间：{local(ctx, tender.deadline_at)}"]
-    for lot in lots:
-        lot_rows = [r for r in rows if r["lot"] == lot.number]
-        lines.append(f"第{lot.number}标段 {lot.title}：投标人 {len(lot_rows)} 家"
-                     + ("（流标）" if lot.failed else ""))
-        for r in lot_rows:
-            lines.append(
-                f"  {r['bidder']}  报价 ¥{Decimal(r['price']):,.2f}"
-                + (f"  工期 {r['duration_days']} 天" if r["duration_days"] else "")
-                + (f"  项目经理 {r['project_manager']}" if r["project_manager"] else "")
-                + ("" if r["valid"] else "  （超过最高投标限价，无效）")
-            )
-    return "\n".join(lines)
-
-
-async def advance_due(ctx: Context) -> dict[str, int]:
-    """The scheduler's work: open every tender whose deadline has passed. Catches up after a
-    restart because it looks only at the clock and the database."""
-    now = ctx.clock.now()
-    due: list[int] = await Tender.filter(  # type: ignore[assignment]
-        status=TenderStatus.PUBLISHED, deadline_at__lte=now
-    ).values_list("id", flat=True)
-    opened = 0
-    for tender_id in due:
-        if await open_tender(ctx, tender_id=tender_id) is not None:
-            opened += 1
-    return {"opened": opened}
 
 
 async def record_deposit(

@@ -242,7 +242,7 @@ class TenderView:
             allowed.update({"submit_bid", "ask"})
         if self.viewer_is_bidder and status in states.ALLOWED_IN["object_documents"]:
             allowed.add("object_documents")
-        if self.my_registration is not None and status == TenderStatus.OPENED:
+        if self.my_registration is not None and status in states.ALLOWED_IN["object_opening"]:
             allowed.add("object_opening")
         if self.my_registration is not None and status == TenderStatus.PUBLICITY:
             allowed.add("object_candidates")
@@ -356,8 +356,9 @@ async def _current_bids(tender: Tender) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {}
     for b in bids:
         out.setdefault(b.lot.number, []).append(
+            # From OPENING on a bid has no price until it is decrypted (bidding.services.opening).
             {"id": b.id, "name": orgs[b.organization_id].name, "price": b.price,
-             "valid": b.price <= tender.price_ceiling}
+             "valid": b.price is not None and b.price <= tender.price_ceiling}
         )
     return out
 

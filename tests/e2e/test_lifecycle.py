@@ -321,7 +321,7 @@ def test_a_failed_tender_is_rerun_from_a_copy_with_its_documents(
                              f"{t}/register"), t, "registered-bidder")
         _ok(bid(bidder, made.id, price, "项目经理"), t, "bid")
 
-    clock.set(made.deadline_at)
+    clock.set(made.deadline_at + timedelta(minutes=1))  # the intake grace
     run(bidding.advance_due, ctx)
     original = api_detail(client, made.id)
     assert original["status"] == "failed"

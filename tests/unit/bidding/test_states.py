@@ -12,8 +12,10 @@ EXPECTED = {
     ("publish", S.DRAFT): S.PUBLISHED,
     ("suspend", S.PUBLISHED): S.SUSPENDED,
     ("resume", S.SUSPENDED): S.PUBLISHED,
-    ("open", S.PUBLISHED): S.OPENED,
+    ("begin_opening", S.PUBLISHED): S.OPENING,
+    ("open", S.OPENING): S.OPENED,
     ("fail", S.PUBLISHED): S.FAILED,
+    ("fail", S.OPENING): S.FAILED,
     ("publish_candidates", S.OPENED): S.PUBLICITY,
     ("award", S.PUBLICITY): S.AWARDED,
     ("register_contract", S.AWARDED): S.CONTRACTED,
@@ -53,3 +55,11 @@ def test_bids_only_before_the_opening() -> None:
 
 def test_sealed_until_the_opening() -> None:
     assert {s for s in S if states.is_sealed(s)} == {S.DRAFT, S.PUBLISHED, S.SUSPENDED}
+
+
+def test_the_opening_is_not_sealed_and_takes_keys_and_objections() -> None:
+    assert not states.is_sealed(S.OPENING)
+    assert states.ALLOWED_IN["send_key"] == {S.OPENING}
+    assert states.ALLOWED_IN["object_opening"] == {S.OPENING, S.OPENED}
+    with pytest.raises(TransitionNotAllowed):
+        states.check_allowed(S.OPENING, "submit_bid")
