@@ -20,6 +20,7 @@ out of its features so the model does not learn from a label it will not have la
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,8 +116,10 @@ class Model(Protocol):
     def predict_proba(self, tenders: Sequence[PricedTender]) -> np.ndarray: ...
 
 
-def tender_features(t: PricedTender) -> list[float]:
-    """Screens plus size, level and winner position: the features without history."""
+@functools.lru_cache(maxsize=100_000)
+def tender_features(t: PricedTender) -> tuple[float, ...]:
+    """Screens plus size, level and winner position: the features without history. Cached:
+    cross-validation asks for the same tender's once per fold."""
     s = screens.compute(t.prices, estimate=t.estimate)
     b = sorted(p for p in t.prices if p > 0)
     lo = b[0] if b else 0.0
@@ -127,9 +130,9 @@ def tender_features(t: PricedTender) -> list[float]:
         w_gap = (w - lo) / lo
     else:
         rank, w_gap = 0.0, 0.0
-    return [s.cv, s.spd, s.diffp, s.rd, s.kurt, s.skew, s.kstest, float(s.n_bids),
+    return (s.cv, s.spd, s.diffp, s.rd, s.kurt, s.skew, s.kstest, float(s.n_bids),
             math.log(s.mean) if s.mean > 0 else 0.0, s.min_to_estimate, s.mean_to_estimate,
-            rank, w_gap, float(bool(win))]
+            rank, w_gap, float(bool(win)))
 
 
 class ScreenRule:
@@ -201,7 +204,7 @@ class ScreenForest:
     def _matrix(self, tenders: Sequence[PricedTender], y: np.ndarray | None) -> np.ndarray:
         rows = []
         for i, t in enumerate(tenders):
-            row = tender_features(t)
+            row = list(tender_features(t))
             if self.stats_ is not None:
                 row += self.stats_.features(t, None if y is None else int(y[i]))
             rows.append(row)
