@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from collusion.graph import Group, find_groups
 __all__ = ["ScanResult", "report_json", "report_text", "run_scan", "scan", "scan_key"]
 
 log = logging.getLogger("collusion.scan")
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,9 @@ def scan_key() -> tuple[bytes, str]:
     creates a key: a scan must not leave a key behind that the platform would later adopt."""
     from collusion.offline import SCAN_KEY
     from kernel.settings import from_env
-    from signing import keys
+    from signing.keys import FINGERPRINT_KEY_FILE
 
-    name = getattr(keys, "FINGERPRINT_KEY_FILE", "fingerprint-hmac.key")
-    path = from_env().key_dir / name
+    path = from_env().key_dir / FINGERPRINT_KEY_FILE
     try:
         key = path.read_bytes()
     except OSError:
@@ -148,9 +149,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _abbreviated(value: Any) -> Any:
+    """Keyed hashes cut to their first 12 digits for reading; --json keeps them whole."""
+    if isinstance(value, dict):
+        return {k: _abbreviated(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_abbreviated(v) for v in value]
+    if isinstance(value, str) and _HASH.fullmatch(value):
+        return value[:12] + "…"
+    return value
+
+
 def _evidence_lines(evidence: Any, limit: int = 160) -> list[str]:
     lines = []
-    for name, value in _plain(evidence).items():
+    for name, value in _abbreviated(_plain(evidence)).items():
         if name == "entities":
             continue
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
