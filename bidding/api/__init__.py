@@ -46,6 +46,7 @@ from bidding.api.parsing import MAX_ID, MAX_SERIAL_ID
 from bidding.api.public import notice_detail, notice_list, tender_detail, tender_list
 from bidding.api.rooms import room_create, room_list
 from bidding.api.sealed import bid_package, bid_receipt, opening_key
+from bidding.api.uploads import upload_routes
 from kernel.accounts.models import Role
 from kernel.http import ANY_USER, PUBLIC, api
 
@@ -116,6 +117,8 @@ api_routes: list[Route] = [
         roles={Role.AGENCY, Role.SUPERVISOR, Role.ADMIN}, methods=["POST"]),
     api(_T + "/opening/record", record_download, name="bidding:api-opening-record",
         roles=PUBLIC),
+    # The resumable upload of a sealed package (bidding.services.uploads).
+    *upload_routes,
     # The centre. Agencies read the rooms to choose one for a tender's opening.
     api("/api/v1/rooms", room_list, name="bidding:api-rooms", roles={Role.ADMIN, Role.AGENCY}),
     api("/api/v1/rooms", room_create, name="bidding:api-room-create", roles=ADMIN,
