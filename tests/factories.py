@@ -588,6 +588,8 @@ def make_tender(
     # The opening starts once the intake grace after the deadline is over (docs/opening.md).
     clock.set(deadline + timedelta(seconds=ctx.settings.intake_grace_seconds))
     run(bidding.advance_due, ctx)
+    if _status(run, tender.id) == TenderStatus.OPENING:
+        decrypt_bids(run, ctx, made)  # sealed bids: each bidder sends its key at once
     made.status = _status(run, tender.id)
     expected = TenderStatus.FAILED if target == TenderStatus.FAILED else TenderStatus.OPENED
     assert made.status == expected, (
@@ -842,3 +844,113 @@ def submit_sealed(run: Run, ctx: Any, bidder: Account, tender_id: int, price: st
     bid, receipt, _ = submit_package(run, ctx, bidder, tender_id, package, lot=lot)
     return int(bid.id), receipt
 
+
+# -- the opening (issue 3): the officers' keys, the bidders' keys, the shares ---------------
+
+
+@dataclass(frozen=True)
+class Officer:
+    """An opening officer: the account that submits the share and the key that decrypts it."""
+
+    actor: Actor
+    role: str  # "agency", "supervisor" or "centre"
+    encryption_key: Any  # ec.EllipticCurvePrivateKey
+
+
+def opening_officers(run: Run, ctx: Any, agency: Account) -> dict[str, Officer]:
+    """The three opening officers with encryption keys the test keeps: ``agency``, the first
+    active supervisor and admin (made when missing). Call before publishing: publication then
+    deals the shares to these keys (officer_certificates leaves registered ones alone)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from kernel.accounts.sessions import actor_for_user
+    from signing import accounts as certificates
+
+    trust_dev_pki(run, ctx)
+    actors = {"agency": agency.actor}
+    for role, officer_role, make in ((Role.SUPERVISOR, "supervisor", make_supervisor),
+                                     (Role.ADMIN, "centre", make_admin)):
+        user = _first_active_user(run, role)
+        actors[officer_role] = (make(run, ctx, username=f"officer-{officer_role}").actor
+                                if user is None else actor_for_user(user))
+    officers = {}
+    for role, actor in actors.items():
+        assert run(certificates.active_encryption_certificate, actor.user_id) is None, (
+            f"the {role} officer has an encryption certificate whose key the test lacks")
+        pair = dev_pki().issue(kind="officer", name=actor.username, role=role, now=PKI_NOW,
+                               family="ec", days=PKI_DAYS)
+        run(certificates.register_certificate, ctx, actor=actor,
+            der=pair.encryption.certificate.public_bytes(Encoding.DER))
+        officers[role] = Officer(actor=actor, role=role, encryption_key=pair.encryption.key)
+    return officers
+
+
+def officer_share(run: Run, officer: Officer, tender_id: int) -> tuple[int, str]:
+    """What the officer's own machine does: decrypt its share of the tender's opening key;
+    (index, base64 share) as POST .../opening/shares takes them."""
+    import base64
+
+    from signing import opening
+    from signing.opening_key import decrypt_share
+    from signing.sealed import keys
+
+    setup = run(opening.opening_setup, tender_id)
+    key_id = keys.key_id(officer.encryption_key.public_key())
+    encrypted = next(s for s in setup.shares if s.key_id == key_id)
+    share = decrypt_share(encrypted, officer.encryption_key, setup.tender)
+    return share.index, base64.b64encode(share.value).decode()
+
+
+def send_share(run: Run, ctx: Any, officer: Officer, tender_id: int) -> Any:
+    """Submit ``officer``'s share through the service: the ShareCount."""
+    index, share = officer_share(run, officer, tender_id)
+    return run(bidding.submit_share, ctx, actor=officer.actor, tender_id=tender_id,
+               index=index, share=share)
+
+
+def key_message(run: Run, ctx: Any, bidder: Account, bid_id: int, *,
+                data_key: bytes | None = None) -> dict[str, str]:
+    """What ``ebid-client decrypt`` sends for one bid: the data key (the bidder's half in
+    "both" mode) unwrapped with the bidder's encryption key, signed by its signing key."""
+    import base64
+
+    from bidding.models import Bid
+    from bidding.services.opening import key_request
+    from signing.cms import sign_detached
+    from signing.sealed import read_header, unwrap_share
+
+    bid = run(Bid.get, id=bid_id)
+    creds = bidder_credentials(bidder)
+    if data_key is None:
+        with ctx.blobs.open(bid.sha256) as f:
+            data_key = unwrap_share(read_header(f), creds.encryption_key, "bidder")
+    text = base64.b64encode(data_key).decode()
+    content = key_request(tender_id=bid.tender_id, bid_id=bid.id, package_sha256=bid.sha256,
+                          data_key=text)
+    signature = sign_detached(content, key=creds.signer.key, certificate=creds.signer.certificate,
+                              chain=creds.signer.chain)
+    return {"data_key": text, "signature": base64.b64encode(signature).decode()}
+
+
+def send_key(run: Run, ctx: Any, bidder: Account, bid_id: int, **options: Any) -> Any:
+    """``bidder`` sends the key of its bid ``bid_id`` through the service: the Bid after."""
+    from bidding.models import Bid
+
+    tender_id = run(Bid.get, id=bid_id).tender_id
+    return run(bidding.submit_key, ctx, actor=bidder.actor, tender_id=tender_id, bid_id=bid_id,
+               **key_message(run, ctx, bidder, bid_id, **options))
+
+
+def decrypt_bids(run: Run, ctx: Any, made: MadeTender,
+                 bidders: Sequence[Account] | None = None) -> None:
+    """Each of ``bidders`` (default: all of the tender's) sends the key of its sealed bid, as
+    at the opening; legacy plain bids need none."""
+    from bidding.models import Bid, Decryption
+
+    for bidder in (made.bidders if bidders is None else bidders):
+        bid_id = made.bid_ids.get(bidder.username)
+        if bid_id is None:
+            continue
+        bid = run(Bid.get, id=bid_id)
+        if bid.receipt is not None and bid.decryption == Decryption.PENDING:
+            send_key(run, ctx, bidder, bid_id)
