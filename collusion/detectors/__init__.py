@@ -14,6 +14,7 @@ from collusion.detectors.itemised_prices import ItemisedPrices
 from collusion.detectors.price_screens import PriceScreens
 from collusion.detectors.same_machine import SameMachine
 from collusion.detectors.shared_deposit import SharedDeposit
+from collusion.detectors.shared_errors import SharedErrors
 from collusion.detectors.shared_passages import SharedPassages
 from collusion.detectors.unbalanced_prices import UnbalancedPrices
 
@@ -26,6 +27,7 @@ def all_detectors() -> list[Detector]:
     found.append(AssociatedFirms())
     found.append(SharedPassages())
     found.append(FileMetadata())
+    found.append(SharedErrors())
     found.append(ItemisedPrices())
     found.append(PriceScreens())
     found.append(BidHistory())
