@@ -155,6 +155,16 @@ def test_describes_itself(detector: Detector) -> None:
     assert len({d.name for d in detectors()}) == len(detectors())
 
 
+@pytest.mark.parametrize("detector", detectors(), ids=lambda d: d.name)
+def test_the_constructor_only_stores_parameters(detector: Detector) -> None:
+    """scikit-learn's rule: parameters in, no learned state; all_detectors() uses defaults."""
+    fresh = type(detector)()
+    assert vars(fresh) == vars(detector)
+    for name, value in vars(detector).items():
+        assert not name.startswith("_") and not name.endswith("_"), name
+        assert isinstance(value, int | float | str | bool | tuple | frozenset | None), name
+
+
 @pytest.mark.parametrize("name", SNAPSHOTS)
 @pytest.mark.parametrize("detector", detectors(), ids=lambda d: d.name)
 def test_well_formed_deterministic_flags_without_touching_the_input(
@@ -162,6 +172,7 @@ def test_well_formed_deterministic_flags_without_touching_the_input(
 ) -> None:
     tender = SNAPSHOTS[name]
     before = repr(tender)
+    parameters = repr(vars(detector))
     for history in (None, HISTORY):
         first = run(detector, tender, history)
         assert isinstance(first, list)
@@ -180,6 +191,7 @@ def test_well_formed_deterministic_flags_without_touching_the_input(
         again = run(detector, tender, history)
         assert as_json(again) == as_json(first), "same input, same flags"
     assert repr(tender) == before, "the snapshot was changed"
+    assert repr(vars(detector)) == parameters, "detect() changed the detector"
 
 
 @pytest.mark.parametrize("detector", detectors(), ids=lambda d: d.name)
