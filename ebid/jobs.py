@@ -10,19 +10,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from bidding import services as bidding
+from bidding.services import uploads as bid_uploads
 from collusion import services as collusion
 from kernel.context import Context
+from signing import crl_fetch, login
+from signing import log as receipts_log
 
 log = logging.getLogger(__name__)
 
 
 async def tick(ctx: Context) -> dict[str, int]:
-    """Move every tender whose period has ended, then checkpoint the audit chain."""
+    """Move every tender whose period has ended, do the housekeeping, checkpoint the audit chain."""
     moved = await bidding.advance_due(ctx)
+    await housekeeping(ctx)
     await ctx.audit.checkpoint(at=ctx.clock.now())
     return moved
+
+
+async def _log_head(ctx: Context) -> object:
+    every = ctx.settings.log_head_interval_seconds
+    return await receipts_log.publish_periodic_head(ctx, every_seconds=every)
+
+
+HOUSEKEEPING: tuple[tuple[str, Callable[[Context], Awaitable[object]]], ...] = (
+    ("periodic log head", _log_head),
+    ("CRL fetch", crl_fetch.fetch_due),
+    ("stale uploads", bid_uploads.clean_expired),
+    ("old login challenges", login.purge_expired),
+)
+
+
+async def housekeeping(ctx: Context) -> None:
+    """Work that moves no tender. Each step on its own: a CA's unreachable CRL address or a
+    full disk must not keep the log's heads or the next step from running."""
+    for name, step in HOUSEKEEPING:
+        try:
+            await step(ctx)
+        except Exception:
+            log.exception("%s failed; retrying next tick", name)
 
 
 async def analyse(ctx: Context) -> int:

@@ -17,7 +17,7 @@ heads show the size only as often as they are published.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.expressions import Q
@@ -190,6 +190,20 @@ async def publish_head(
                     "reason": reason.value},
         )
     return row
+
+
+async def publish_periodic_head(ctx: Context, *, every_seconds: int) -> SignedHead | None:
+    """The scheduler's regular head: None when one was published within ``every_seconds``
+    (of any reason) or the log has not grown since the latest; call it outside a transaction."""
+    latest = await latest_head(ctx)
+    if latest is not None and (
+        latest.published_at > ctx.clock.now() - timedelta(seconds=every_seconds)
+        or not await LogEntry.filter(index__gte=latest.tree_size).exists()
+    ):
+        return None
+    if latest is None and not await LogEntry.exists():
+        return None  # an empty log has nothing to commit to yet
+    return await publish_head(ctx, reason=HeadReason.PERIODIC)
 
 
 def signed_tree_head(row: SignedHead) -> SignedTreeHead:
