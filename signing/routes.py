@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from kernel.accounts.models import Role
-from kernel.http import PUBLIC, page
+from kernel.http import ANY_USER, PUBLIC, page
 from signing import views
 
 ADMIN = {Role.ADMIN}
@@ -18,4 +18,7 @@ routes: list[BaseRoute] = [
          methods=("GET", "POST")),
     # Public: the secret in the path is the credential (one use, two minutes; signing.login).
     page("/login/link/{secret}", views.login_link, name="signing:login-link", roles=PUBLIC),
+    # 我的证书: each user's own certificates (officers register their encryption certificate).
+    page("/account/certificates", views.my_certificates, name="signing:certificates",
+         roles=ANY_USER, methods=("GET", "POST")),
 ]

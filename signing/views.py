@@ -11,7 +11,7 @@ from starlette.responses import Response
 from kernel.context import Context
 from kernel.errors import DomainError, InvalidInput
 from kernel.http import SESSION_COOKIE, actor_of, form_of, locale_of, redirect
-from signing import login, trust
+from signing import accounts, login, trust
 
 TEMPLATE = "signing/admin-cas.html"
 ACTIONS = ("add_ca", "upload_crl", "deactivate", "set_crl_url")
@@ -90,3 +90,42 @@ async def login_link(request: Request) -> Response:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- 我的证书: every user's own certificates (signing.accounts) --------------------------------
+
+CERTIFICATES_TEMPLATE = "signing/certificates.html"
+
+
+async def _certificates_page(request: Request, status_code: int = 200, **extra: Any) -> Response:
+    actor = actor_of(request)
+    context = {"certificates": await accounts.list_certificates(actor.user_id or 0),
+               "error": "", "done": request.query_params.get("done", ""), **extra}
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, CERTIFICATES_TEMPLATE, context,
+                                      status_code=status_code)
+
+
+async def my_certificates(request: Request) -> Response:
+    """List one's certificates; register an encryption certificate, or deactivate one."""
+    if request.method == "GET":
+        return await _certificates_page(request)
+    form = await form_of(request)
+    action = str(form.get("op", ""))
+    ctx, actor = _ctx(request), actor_of(request)
+    try:
+        if action == "register":
+            await accounts.register_certificate(ctx, actor=actor,
+                                                der=await _file(form, "certificate"))
+        elif action == "deactivate":
+            certificate_id = str(form.get("certificate_id", ""))
+            if not certificate_id.isdigit():
+                raise InvalidInput("certificate_id", "not a number", "应为数字")
+            await accounts.deactivate(ctx, actor=actor, certificate_id=int(certificate_id))
+        else:
+            raise InvalidInput("op", "must be register or deactivate",
+                               "应为 register 或 deactivate")
+    except DomainError as exc:
+        return await _certificates_page(request, error=exc.message(locale_of(request)),
+                                        status_code=exc.status_code)
+    return redirect(f"/account/certificates?done={action}")
