@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -31,12 +33,17 @@ from signing.fingerprint import KINDS, fingerprint, keyed_hash, normalise
 
 __all__ = ["SCAN_KEY", "ScanFormatError", "hash_account", "load_folder"]
 
+log = logging.getLogger("collusion.offline")
+
 # The key offline scans hash identifiers under when no platform key is at hand. It is public on
 # purpose: a folder's identifiers are only compared with each other, never with the platform's.
 SCAN_KEY = b"ebid collusion offline scan v1"
 
 BIDDER_FIELDS = ("name", "credit_code", "legal_rep", "phone", "email", "address",
                  "project_manager")
+BID_FIELDS = ("bidder", "price", "submitted_at", "fingerprint", "deposit", "items")
+DEPOSIT_FIELDS = ("payer_account", "payer_name", "paid_at")
+TENDER_FIELDS = ("title", "estimate", "price_ceiling", "items", "shared_addresses")
 # Files a bid folder carries that are not the bid: the bid.json itself, and what file managers
 # and office suites leave behind.
 _SKIPPED_NAMES = {"bid.json", "thumbs.db", "desktop.ini"}
@@ -63,6 +70,7 @@ def load_folder(root: Path | str, *, key: bytes = SCAN_KEY) -> TenderSnapshot:
         raise ScanFormatError(root, "not a scan folder: it has no bids/ folder (docs/collusion.md)")
     tender_doc = _read_json(root / "tender.json") if (root / "tender.json").exists() else {}
     tender = _Fields(root / "tender.json", tender_doc)
+    tender.warn_unknown(TENDER_FIELDS)
     documents = _documents(root / "tender") if (root / "tender").is_dir() else ()
     bids = tuple(
         _bid(folder, key=key)
@@ -96,6 +104,9 @@ def _bid(folder: Path, *, key: bytes) -> BidSnapshot:
     fields = _Fields(path, doc)
     bidder = fields.object("bidder")
     raw_fp = fields.object("fingerprint")
+    fields.warn_unknown(BID_FIELDS)
+    bidder.warn_unknown((*BIDDER_FIELDS, "shareholders"))
+    fields.object("deposit").warn_unknown(DEPOSIT_FIELDS)
     ip = raw_fp.text("ip")
     return BidSnapshot(
         key=folder.name,
@@ -143,14 +154,27 @@ def _hash_one(key: bytes, kind: str, raw: str) -> str | None:
 
 def _documents(folder: Path) -> tuple[Document, ...]:
     found = []
-    for path in sorted(folder.rglob("*")):
+    for path in sorted(_files(folder)):
         relative = path.relative_to(folder)
-        if (not path.is_file() or any(_skipped(part) for part in relative.parts)
+        if (any(_skipped(part) for part in relative.parts)
                 or (len(relative.parts) == 1 and path.name.lower() in _SKIPPED_NAMES)):
             continue
         found.append(Document(name=relative.as_posix(), sha256=_sha256(path),
                               size=path.stat().st_size, open=_opener(path)))
     return tuple(found)
+
+
+def _files(folder: Path) -> list[Path]:
+    """Regular files under ``folder``, symbolic links left out: a folder received from
+    elsewhere must not pull the scanning machine's own files (or a link loop) into a report."""
+    found = []
+    for directory, subdirectories, names in os.walk(folder, followlinks=False):
+        subdirectories[:] = [d for d in subdirectories if not Path(directory, d).is_symlink()]
+        for name in names:
+            path = Path(directory, name)
+            if not path.is_symlink() and path.is_file():
+                found.append(path)
+    return found
 
 
 def _skipped(name: str) -> bool:
@@ -202,6 +226,12 @@ class _Fields:
 
     def name(self, field: str) -> str:
         return self.prefix + field
+
+    def warn_unknown(self, known: tuple[str, ...]) -> None:
+        # Not an error (a newer format may add fields), but a misspelt field would otherwise
+        # vanish without a word: "fingerprints" is not "fingerprint".
+        for field in sorted(set(self.doc) - set(known)):
+            log.warning("%s: unknown field %s ignored", self.path, self.name(field))
 
     def _bad(self, field: str, message: str) -> ScanFormatError:
         return ScanFormatError(self.path, message, self.name(field))

@@ -152,3 +152,24 @@ def test_a_bad_tender_json_is_named(tmp_path: Path) -> None:
     write(tmp_path / "tender.json", {"estimate": [1]})
     with pytest.raises(ScanFormatError, match=r"tender\.json: estimate: must be a number"):
         load_folder(tmp_path)
+
+
+def test_symbolic_links_are_not_followed(tmp_path: Path) -> None:
+    outside = write(tmp_path / "outside" / "secret.txt", "the scanning machine's own file")
+    root = tmp_path / "dir"
+    write(root / "bids" / "a" / "bid.txt", "投标文件")
+    (root / "bids" / "a" / "link.txt").symlink_to(outside)
+    (root / "bids" / "a" / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
+    (root / "bids" / "a" / "loop").symlink_to(root / "bids", target_is_directory=True)
+    tender = load_folder(root)
+    assert [f.name for f in tender.bids[0].files] == ["bid.txt"]
+
+
+def test_an_unknown_field_is_ignored_with_a_warning(tmp_path: Path, caplog) -> None:
+    write(tmp_path / "bids" / "a" / "bid.json",
+          {"fingerprints": {"mac": "x"}, "bidder": {"nmae": "甲"}, "price": 1})
+    with caplog.at_level("WARNING", logger="collusion.offline"):
+        tender = load_folder(tmp_path)
+    assert tender.bids[0].price == 1
+    assert "unknown field fingerprints ignored" in caplog.text
+    assert "unknown field bidder.nmae ignored" in caplog.text
