@@ -492,6 +492,9 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:bid-submit": [("", {"data": bid_form,
                                      "files": _file("探针投标.zip", b"PK probe")})],
         "bidding:bid-withdraw": [("", {"data": {}})],
+        # A sealed package that is not one: refused by its bytes alone, whoever sends it.
+        "bidding:sealed-bid-submit": [("", {"data": {"lot": "1"},
+                                            "files": _file("探针.sealed", b"PK not sealed")})],
         "bidding:ask": [("", {"data": {"text": "探针提问：是否接受联合体投标？"}})],
         "bidding:object": [("", {"data": {"stage": "documents",
                                           "text": "探针异议：评标办法中的商务分设置不合理。"}})],
@@ -501,6 +504,8 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:room-toggle": [("", {"data": {"active": "1"}})],
         "signing:admin-cas": [("", {"data": {"action": "add_ca"},
                                     "files": _file("探针.pem", b"not a certificate")})],
+        "signing:certificates": [("", {"data": {"op": "register"},
+                                       "files": _file("探针.pem", b"not a certificate")})],
         # The bidding API.
         "bidding:api-tender-create": [("", {"json": _tender_json(LATE_DEADLINE,
                                                                  "探针接口新建项目工程")})],
