@@ -12,6 +12,7 @@ import difflib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -144,7 +145,8 @@ def as_json(evidence: Mapping[str, Any]) -> str:
 # -- whole pages ----------------------------------------------------------------------------
 
 
-def _titles() -> dict[str, tuple[str, str]]:
+def titles() -> dict[str, tuple[str, str]]:
+    """Each detector's name with its Chinese and English titles."""
     return {d.name: (d.title_zh, d.title_en) for d in all_detectors()}
 
 
@@ -167,10 +169,24 @@ def _price_of(bid: Mapping[str, Any]) -> Decimal:
         return Decimal("Infinity")
 
 
+def _money(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _bid_row(bid: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored bid with its price as a number and its time as an instant, for the filters."""
+    at = bid.get("submitted_at")
+    return {**bid, "price": _money(bid.get("price")),
+            "submitted_at": datetime.fromisoformat(at) if isinstance(at, str) else None}
+
+
 def case_page(view: CaseView) -> dict[str, Any]:
     """Everything the case page and the HTML report show."""
     a = view.analysis
-    titles = _titles()
+    titles_of = titles()
     bids = a.facts.get("bids", [])
     lots = a.facts.get("lots", [1])
     flagged_by_lot: dict[int, set[str]] = {}
@@ -194,9 +210,13 @@ def case_page(view: CaseView) -> dict[str, Any]:
     status = view.case.status if view.case else None
     return {
         "view": view, "tender_id": view.tender_id, "analysis": a, "facts": a.facts,
-        "bids": sorted(bids, key=lambda b: (b.get("lot", 1), _price_of(b), b["key"])),
+        "bids": [_bid_row(b) for b in sorted(
+            bids, key=lambda b: (b.get("lot", 1), _price_of(b), b["key"]))],
+        "estimate": _money(a.facts.get("estimate")),
+        "price_ceiling": _money(a.facts.get("price_ceiling")),
         "multi_lot": len(lots) > 1,
-        "flags": [_flag_view(f, view.names, titles) for f in view.flags],
+        "flags": [_flag_view(f, view.names, titles_of) for f in view.flags],
+        "titles": titles_of,
         "groups": groups, "charts": charts, "case": view.case, "events": view.events,
         "labels": LABELS,
         "moves": sorted(CASE_MOVES[status], key=list(LABELS).index) if status else [],
@@ -206,14 +226,16 @@ def case_page(view: CaseView) -> dict[str, Any]:
 
 
 def group_page(view: GroupView) -> dict[str, Any]:
-    titles = _titles()
+    titles_of = titles()
     g = view.group
-    tenders = [(t, [_flag_view(f, g.names, titles) for f in flags]) for t, flags in view.flags]
+    tenders = [(t, [_flag_view(f, g.names, titles_of) for f in flags])
+               for t, flags in view.flags]
     every = [flag_of(f) for _, flags in view.flags for f in flags]
     drawn = graph.Group(key=g.key, bidders=tuple(g.bidders), score=g.score, flags=tuple(every))
     status = view.case.status if view.case else CaseStatus.OPEN
     return {
-        "group": g, "tenders": tenders, "svg": charts_.group_picture(drawn, g.names),
+        "group": g, "tenders": tenders, "titles": titles_of,
+        "svg": charts_.group_picture(drawn, g.names),
         "case": view.case, "events": view.events, "labels": LABELS,
         "status": status,
         "moves": sorted(CASE_MOVES[status], key=list(LABELS).index),

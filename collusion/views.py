@@ -37,8 +37,8 @@ def _group_key(request: Request) -> str:
 
 async def index(request: Request) -> Response:
     overview = await services.overview(actor_of(request))
-    return _render(request, "collusion/index.html", {"overview": overview,
-                                                     "labels": services.LABELS})
+    return _render(request, "collusion/index.html", {
+        "overview": overview, "labels": services.LABELS, "titles": present.titles()})
 
 
 async def tender_case(request: Request) -> Response:
