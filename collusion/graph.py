@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from itertools import combinations
-from typing import Any
 
 import networkx as nx
 
@@ -113,21 +112,23 @@ def _entities(flag: Flag) -> list[Mapping[str, str]]:
 
 # --- drawing -------------------------------------------------------------------------------
 
-_SIZE = 520
-_CENTRE = _SIZE / 2
-_FIRM_RING = 150.0
-_THING_RING = 225.0
+_WIDTH, _HEIGHT = 720, 560
+_CX, _CY = _WIDTH / 2, _HEIGHT / 2
+_FIRM_RING = 140.0
+_THING_RING = 215.0
 _COLOURS = {"strong": "#c0392b", "supporting": "#e67e22"}
 _THING_FILL = {"machine": "#5d6d7e", "person": "#8e44ad", "account": "#16a085",
                "address": "#2e86c1", "phone": "#7f8c8d", "email": "#7f8c8d"}
 _KIND_ZH = {"machine": "机器", "person": "人员", "account": "账户", "address": "地址",
             "phone": "电话", "email": "邮箱"}
+_LEGEND = (("strong", "强证据 strong"), ("supporting", "辅助证据 supporting"))
 
 
 def graph_svg(group: Group, *, labels: Mapping[str, str] | None = None) -> str:
     """The group's graph as a self-contained SVG document: firms on a circle in key order, the
-    things they share outside it next to their firms, edges coloured by strength and as thick
-    as their score. Deterministic: the same group gives the same bytes."""
+    things they share on an outer ring beside those firms, one line per pair of firms as thick
+    as their combined evidence (its tooltip lists the flags). Deterministic: the same group
+    gives the same bytes. ``labels`` maps bidder keys to the names shown."""
     graph = build_graph(group.flags)
     firms = [f"firm:{b}" for b in group.bidders]
     graph.remove_nodes_from([n for n in list(graph) if n.startswith("firm:") and n not in firms])
@@ -135,20 +136,30 @@ def graph_svg(group: Group, *, labels: Mapping[str, str] | None = None) -> str:
     positions = _layout(graph, firms)
     names = dict(labels or {})
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_SIZE} {_SIZE}" '
-             f'width="{_SIZE}" height="{_SIZE}" font-family="sans-serif" font-size="12" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_WIDTH} {_HEIGHT}" '
+             f'width="{_WIDTH}" height="{_HEIGHT}" font-family="sans-serif" font-size="12" '
              f'role="img" aria-label="{escape(group.key)}">',
-             f'<rect width="{_SIZE}" height="{_SIZE}" fill="#ffffff"/>']
-    for a, b, data in _sorted_edges(graph):
-        (x1, y1), (x2, y2) = positions[a], positions[b]
-        thing_edge = not (a.startswith("firm:") and b.startswith("firm:"))
-        width = 1.0 if thing_edge else 1.0 + 4.0 * data["score"]
-        dash = ' stroke-dasharray="5 4"' if data["strength"] == "supporting" else ""
-        colour = "#aab7b8" if thing_edge else _COLOURS.get(data["strength"], "#e67e22")
-        title = f'{data["detector"]} {data["score"]:.2f} {data["summary"]}'.strip()
+             f'<rect width="{_WIDTH}" height="{_HEIGHT}" fill="#ffffff"/>']
+    pairs: dict[tuple[str, str], list[Flag]] = {}
+    for flag in group.flags:
+        inside = [b for b in sorted(set(flag.bidders)) if f"firm:{b}" in positions]
+        for a, b in combinations(inside, 2):
+            pairs.setdefault((a, b), []).append(flag)
+    for thing_edge in sorted({tuple(sorted((a, b))) for a, b in graph.edges()
+                              if not (a.startswith("firm:") and b.startswith("firm:"))}):
+        (x1, y1), (x2, y2) = positions[thing_edge[0]], positions[thing_edge[1]]
         parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                     f'stroke="{colour}" stroke-width="{width:.1f}"{dash}>'
-                     f"<title>{escape(title)}</title></line>")
+                     f'stroke="#aab7b8" stroke-width="1"/>')
+    for (a, b), flags in sorted(pairs.items()):
+        (x1, y1), (x2, y2) = positions[f"firm:{a}"], positions[f"firm:{b}"]
+        strong = any(f.strength == "strong" for f in flags)
+        dash = "" if strong else ' stroke-dasharray="6 4"'
+        width = 1.0 + 5.0 * combine(flags, spread=True)
+        title = "\n".join(f"{f.detector} {f.score:.2f} {f.summary}".strip()
+                          for f in sorted(flags, key=lambda f: (-f.score, f.detector)))
+        parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                     f'stroke="{_COLOURS["strong" if strong else "supporting"]}" '
+                     f'stroke-width="{width:.1f}"{dash}><title>{escape(title)}</title></line>')
     for node in sorted(graph, key=lambda n: (not n.startswith("firm:"), n)):
         x, y = positions[node]
         kind = graph.nodes[node]["kind"]
@@ -158,15 +169,21 @@ def graph_svg(group: Group, *, labels: Mapping[str, str] | None = None) -> str:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="16" fill="#fdebd0" '
                          f'stroke="#c0392b" stroke-width="2"><title>{escape(text)}</title>'
                          f"</circle>")
+            shown = _short(text, 14)
         else:
-            text = f"{_KIND_ZH.get(kind, kind)} {_short(label)}"
+            text = f"{_KIND_ZH.get(kind, kind)} {label}"
             parts.append(f'<rect x="{x - 8:.1f}" y="{y - 8:.1f}" width="16" height="16" '
                          f'fill="{_THING_FILL.get(kind, "#7f8c8d")}"><title>'
-                         f"{escape(kind)}: {escape(label)}</title></rect>")
-        anchor = "start" if x >= _CENTRE else "end"
-        dx = 20 if x >= _CENTRE else -20
-        parts.append(f'<text x="{x + dx:.1f}" y="{y + 4:.1f}" text-anchor="{anchor}">'
-                     f"{escape(_short(text, 18))}</text>")
+                         f"{escape(text)}</title></rect>")
+            shown = _short(text, 16)
+        right = x >= _CX
+        parts.append(f'<text x="{x + (20 if right else -20):.1f}" y="{y + 4:.1f}" '
+                     f'text-anchor="{"start" if right else "end"}">{escape(shown)}</text>')
+    for row, (strength, caption) in enumerate(_LEGEND):
+        y = 18 + 18 * row
+        dash = "" if strength == "strong" else ' stroke-dasharray="6 4"'
+        parts.append(f'<line x1="12" y1="{y}" x2="40" y2="{y}" stroke="{_COLOURS[strength]}" '
+                     f'stroke-width="3"{dash}/><text x="46" y="{y + 4}">{caption}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -180,29 +197,32 @@ def _layout(graph: nx.MultiGraph, firms: list[str]) -> dict[str, tuple[float, fl
         angle = -math.pi / 2 + 2 * math.pi * index / max(len(firms), 1)
         angles[firm] = angle
         positions[firm] = _point(_FIRM_RING if len(firms) > 1 else 0.0, angle)
-    things = sorted(n for n in graph if n not in angles)
-    taken: dict[int, int] = {}
-    for thing in things:
-        linked = sorted(n for n in graph.neighbors(thing) if n in angles)
-        # The mean direction of its firms, so a thing sits beside the firms that share it.
+    wanted: list[tuple[float, str]] = []
+    everyone: list[str] = []
+    for thing in sorted(n for n in graph if n not in angles):
+        linked = [n for n in graph.neighbors(thing) if n in angles]
         x = sum(math.cos(angles[f]) for f in linked)
         y = sum(math.sin(angles[f]) for f in linked)
-        angle = math.atan2(y, x) if (abs(x) > 1e-9 or abs(y) > 1e-9) else 0.0
-        slot = round(angle / (math.pi / 18))
-        nudge = taken.get(slot, 0)
-        taken[slot] = nudge + 1
-        angle += nudge * math.pi / 18
+        # Beside the firms that share it; a thing all firms share has no side of its own.
+        if math.hypot(x, y) < 0.5:
+            everyone.append(thing)
+        else:
+            wanted.append((math.atan2(y, x) % (2 * math.pi), thing))
+    offset = math.pi / max(len(firms), 1) - math.pi / 2  # between two firms
+    wanted += [((offset + 2 * math.pi * i / len(everyone)) % (2 * math.pi), thing)
+               for i, thing in enumerate(everyone)]
+    wanted.sort()
+    gap = min(2 * math.pi / max(len(wanted), 1), math.pi / 10)
+    previous = -math.inf
+    for angle, thing in wanted:
+        angle = max(angle, previous + gap)
+        previous = angle
         positions[thing] = _point(_THING_RING, angle)
     return positions
 
 
 def _point(radius: float, angle: float) -> tuple[float, float]:
-    return (_CENTRE + radius * math.cos(angle), _CENTRE + radius * math.sin(angle))
-
-
-def _sorted_edges(graph: nx.MultiGraph) -> list[tuple[str, str, dict[str, Any]]]:
-    edges = [(*sorted((a, b)), data) for a, b, data in graph.edges(data=True)]
-    return sorted(edges, key=lambda e: (e[0], e[1], str(e[2]["detector"]), -float(e[2]["score"])))
+    return (_CX + radius * math.cos(angle), _CY + radius * math.sin(angle))
 
 
 def _short(text: str, limit: int = 12) -> str:

@@ -83,7 +83,7 @@ class SameMachine:
                 evidence={
                     "shared": entries,
                     "entities": [{"kind": "machine", "id": f"{e['kind']}:{e['hash']}",
-                                  "label": f"{e['kind']} {str(e['hash'])[:8]}"}
+                                  "label": f"{KIND_ZH[str(e['kind'])]} {str(e['hash'])[:6]}"}
                                  for e in entries if e["kind"] != "ip"],
                 },
                 summary="共用" + "、".join(KIND_ZH[k] for k in kinds),
