@@ -104,3 +104,26 @@ def test_a_bad_value_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stdout == ""
     path = root / "bids" / "a" / "bid.json"
     assert f"{path}: deposit.paid_at: needs a UTC offset" in result.stderr
+
+
+def test_a_failing_detector_exits_1_and_keeps_the_others_findings(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    import io
+
+    from collusion import scan as scan_module
+    from collusion.detectors.same_machine import SameMachine
+
+    class Broken:
+        name, title_zh, title_en, strength = "broken", "坏", "Broken", "strong"
+
+        def detect(self, tender, history=None):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(scan_module, "all_detectors", lambda: [Broken(), SameMachine()])
+    monkeypatch.setenv("EBID_DATA_DIR", str(tmp_path / "data"))
+    out = io.StringIO()
+    status = scan_module.run_scan(ring_folder(tmp_path / "t"), as_json=True, out=out)
+    assert status == 1
+    assert [f["detector"] for f in json.loads(out.getvalue())["flags"]] == ["same_machine"]
+    assert "detector broken failed" in caplog.text and "boom" in caplog.text
