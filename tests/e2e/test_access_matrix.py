@@ -536,6 +536,11 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:api-objection": [("", {"json": {"stage": "documents",
                                                  "text": "探针接口异议：商务分设置不合理。"}})],
         "bidding:api-room-create": [("", {"json": {"name": "探针接口开标室", "capacity": 5}})],
+        # The opening: a bidder's key for a bid (B's, or D's that only world 2 has) and an
+        # officer's share. Before the opening both are refused before any bid is looked at.
+        "bidding:api-bid-key": [("", {"json": {"data_key": "A" * 43 + "=",
+                                               "signature": "MAA="}})],
+        "bidding:api-opening-share": [("", {"json": {"index": 1, "share": "A" * 86 + "=="}})],
         # Collusion cases (supervisors and the admin): a sealed tender has no analysis yet,
         # and the probe's group key names no group.
         "collusion:tender-status": [("", {"data": {"status": "under_review", "reason": "探针"}})],
