@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -101,18 +101,70 @@ def marked(text: str, other: str) -> tuple[Markup, Markup]:
     return Markup("").join(left), Markup("").join(right)
 
 
-def pairs(evidence: Mapping[str, Any]) -> list[Pair]:
-    """Every pair of texts in the evidence (passages, typos, matching fields)."""
+def aligned(alignment: list[Any]) -> tuple[Markup, Markup] | None:
+    """Both sides from a detector's own alignment, runs of [tag, text in a, text in b]
+    ("equal", "replace", "delete", "insert"), with what is not equal inside <mark>."""
+    left, right = [], []
+    for run in alignment:
+        if not (isinstance(run, list | tuple) and len(run) == 3
+                and all(isinstance(x, str) for x in run)):
+            return None
+        tag, a, b = run
+        if tag == "equal":
+            left.append(escape(a))
+            right.append(escape(b))
+        else:
+            if a:
+                left.append(Markup("<mark>{}</mark>").format(a))
+            if b:
+                right.append(Markup("<mark>{}</mark>").format(b))
+    return Markup("").join(left), Markup("").join(right)
+
+
+def highlighted(text: str, needle: str) -> Markup:
+    """``text`` escaped, each occurrence of ``needle`` inside <mark>."""
+    if not needle:
+        return escape(text)
+    parts = text[:MAX_SHOWN].split(needle)
+    return Markup("<mark>{}</mark>").format(needle).join(escape(p) for p in parts)
+
+
+def _label(item: Mapping[str, Any], path: str) -> str:
+    if item.get("field") or item.get("kind"):
+        return str(item.get("field") or item.get("kind"))
+    files = [side.get("file") for side in (item.get("a"), item.get("b"))
+             if isinstance(side, Mapping)]
+    if len(files) == 2 and all(isinstance(f, str) for f in files):
+        return f"{files[0]} ↔ {files[1]}"
+    return path
+
+
+def pairs(evidence: Mapping[str, Any], bidders: Sequence[str] = ()) -> list[Pair]:
+    """Every pair of texts in the evidence (passages, typos in context, matching fields), in
+    the order of ``bidders`` where the evidence names them."""
     found = []
     for path, item in _walk(evidence):
+        note = ", ".join(f"{k}: {item[k]}" for k in ("similarity", "length", "chars", "ratio")
+                         if k in item and isinstance(item[k], int | float))
+        contexts = item.get("contexts")
+        if isinstance(contexts, Mapping) and len(bidders) >= 2:
+            sides = [_text(contexts.get(b)) for b in bidders[:2]]
+            if sides[0] is not None and sides[1] is not None:
+                needle = str(item.get("wrong") or "")
+                label = str(item.get("kind") or path)
+                if needle:
+                    label += f"：{needle}" + (f"（应为 {item['right']}）" if item.get("right")
+                                              else "")
+                found.append(Pair(label=label, left=highlighted(sides[0], needle),
+                                  right=highlighted(sides[1], needle), note=note))
+                continue
         texts = _two_texts(item)
         if texts is None:
             continue
-        left, right = marked(*texts)
-        label = str(item.get("field") or item.get("kind") or path)
-        note = ", ".join(f"{k}: {item[k]}" for k in ("similarity", "length", "chars", "ratio")
-                         if k in item and isinstance(item[k], int | float))
-        found.append(Pair(label=label, left=left, right=right, note=note))
+        alignment = item.get("alignment")
+        shown = aligned(alignment) if isinstance(alignment, list) else None
+        left, right = shown if shown is not None else marked(*texts)
+        found.append(Pair(label=_label(item, path), left=left, right=right, note=note))
     return found
 
 
@@ -156,7 +208,7 @@ def _flag_view(row: StoredFlag, names: Mapping[str, str],
         "row": row,
         "title": titles.get(row.detector, (row.detector, row.detector)),
         "names": [names.get(b, b) for b in row.bidders],
-        "pairs": pairs(row.evidence),
+        "pairs": pairs(row.evidence, row.bidders),
         "identifiers": identifiers(row.evidence),
         "json": as_json(row.evidence),
     }

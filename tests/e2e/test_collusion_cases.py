@@ -22,8 +22,11 @@ from bidding.models import TenderStatus
 from collusion.models import Analysis, AnalysisStatus, StoredFlag
 from kernel.audit.models import AuditEvent
 
-RING_FILE = ("第三章 施工组织设计\n本工程拟投入挖掘机两台，项目经理王建国常驻现场，"
-             "混凝土采用商品混凝土C30，模板采用九夹板。" * 40).encode()
+# Their own words (nothing of it is in the tender documents), copied from one bid to the other.
+RING_FILE = ("第三章 施工组织设计\n" + "".join(
+    f"第{n}节 本工程第{n}施工段拟投入挖掘机{n % 3 + 1}台、自卸汽车{n + 4}辆，项目经理王建国"
+    f"每周{n % 5 + 1}次组织现场例会，混凝土浇筑前由试验员对第{n}批商品混凝土做坍落度检测。\n"
+    for n in range(1, 41))).encode()
 MARK = "risk-mark"
 
 
@@ -79,6 +82,9 @@ def test_opening_runs_the_analysis_and_stores_the_evidence(run, world) -> None:
     shared_staff = [f for f in flags if f.detector == "associated_firms"]
     assert shared_staff and shared_staff[0].bidders == ring
     assert "王建国" in json.dumps(shared_staff[0].evidence, ensure_ascii=False)
+    copied = [f for f in flags if f.detector == "shared_passages"]
+    assert copied and copied[0].bidders == ring
+    assert "坍落度检测" in copied[0].evidence["passages"][0]["a"]["text"]
     # Nobody ties the honest firm to the ring.
     assert all(people["honest"].credit_code not in f.bidders or f.detector.startswith("price")
                for f in flags)
@@ -125,6 +131,8 @@ def test_the_case_page_shows_the_evidence(client, run, ctx, world) -> None:
         assert name in html
     assert "王建国" in html  # the shared project manager, side by side
     assert 'class="side-by-side"' in html
+    # The copied passage (its first 300 characters), on both sides.
+    assert html.count("第3节 本工程第3施工段") >= 2
     assert html.count("<svg") >= 2  # the price chart and the group's graph
     assert "估算价" in html and "最高限价" in html
     group = re.search(r'/supervision/collusion/groups/(g-[0-9a-f]{16})', html)
