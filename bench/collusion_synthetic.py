@@ -13,7 +13,9 @@ planted kinds of evidence (at least one):
 - passages: the members copy paragraphs of their leader's technical proposal (30% of them by
             default), lightly edited (punctuation, full-width digits, a changed character,
             re-wrapped lines);
-- deposit:  the deposits of all members paid from one account;
+- errors:   the members' bids carry the same misquotes of three tender paragraphs (a wrong,
+            rare character; two digits of a figure swapped);
+- deposit:  the deposits of all members paid from one account, 45 seconds apart;
 - staff:    the same project manager named in every member's bid;
 - prices:   the covers' bills of quantities are the winner's times a fixed step (2% a cover),
             so their totals lie in fixed steps above the winner.
@@ -39,6 +41,7 @@ import argparse
 import io
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -60,12 +63,12 @@ from collusion.base import History, PastBid, PastTender  # noqa: E402
 from collusion.offline import load_folder  # noqa: E402
 from collusion.scan import scan  # noqa: E402
 
-KINDS = ("machine", "passages", "deposit", "staff", "prices")
+KINDS = ("machine", "passages", "errors", "deposit", "staff", "prices")
 # Which planted evidence each detector is meant to find; None: nothing planted for it, its
 # recall is counted over every ring pair.
 DETECTOR_KIND: dict[str, str | None] = {
     "same_machine": "machine", "file_metadata": "machine", "shared_passages": "passages",
-    "shared_errors": "passages", "shared_deposit": "deposit", "associated_firms": "staff",
+    "shared_errors": "errors", "shared_deposit": "deposit", "associated_firms": "staff",
     "itemised_prices": "prices", "price_screens": "prices", "history": "turns",
     "unbalanced_prices": None,
 }
@@ -142,6 +145,9 @@ class _Text:
         words = [self.rng.choice(WORDS) for _ in range(self.rng.randint(8, 16))]
         if self.rng.random() < 0.3:
             words.insert(self.rng.randint(0, len(words)), f"{self.rng.randint(2, 480)}天")
+        if self.rng.random() < 0.15:
+            amount = f"{self.rng.randint(1000, 99999):,}.{self.rng.randint(0, 99):02d}元"
+            words.insert(self.rng.randint(0, len(words)), amount)
         return "".join(words) + self.rng.choice("，。；")
 
     def paragraph(self, chars: int = 160) -> str:
@@ -170,6 +176,30 @@ def _edit_lightly(rng: random.Random, paragraph: str) -> str:
     text = text.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     cut = rng.randrange(len(text))
     return text[:cut] + "\n" + text[cut:]
+
+
+# Characters no tender of this generator uses: a slip of the pen that turns up in two bids.
+RARE = "犇骉羴鱻猋麤毳淼焱垚"
+
+
+def _misquote(rng: random.Random, paragraph: str) -> str:
+    """A tender paragraph as one careless writer quoted it: a character replaced by a wrong one
+    and, when it has a figure of four digits or more, two of its digits swapped."""
+    chars = list(paragraph)
+    han = [i for i in range(2, len(chars) - 2)
+           if all("\u4e00" <= c <= "\u9fff" for c in chars[i - 2: i + 3])]
+    if han:
+        chars[rng.choice(han)] = rng.choice(RARE)
+    text = "".join(chars)
+    figures = [m for m in re.finditer(r"\d[\d,]{3,}", text) if sum(c.isdigit() for c in m[0]) >= 4]
+    if figures:
+        figure = rng.choice(figures)
+        digits = [i for i in range(figure.start(), figure.end() - 1)
+                  if text[i].isdigit() and text[i + 1].isdigit() and text[i] != text[i + 1]]
+        if digits:
+            i = rng.choice(digits)
+            text = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    return text
 
 
 def _docx(paragraphs: Iterable[str], *, creator: str, company: str) -> bytes:
@@ -325,8 +355,10 @@ def _honest_bid(rng: random.Random, text: _Text, firm: Firm, documents: list[str
         noise["board_serial"] = "To be filled by O.E.M."
     if rng.random() < 0.3:
         noise["mac_extra"] = "00:50:56:c0:00:08"  # VMware's virtual adapter
+    paid_at = deadline - timedelta(days=2, minutes=rng.randint(0, 5 * 24 * 60))
     return {"paragraphs": paragraphs, "units": units, "price": _total(references, units),
-            "at": at, "ip": HALL if rng.random() < 0.3 else _ip(rng), "manager": firm.manager,
+            "at": at, "paid_at": paid_at, "ip": HALL if rng.random() < 0.3 else _ip(rng),
+            "manager": firm.manager,
             "account": firm.account, "mac": firm.mac, "disk": firm.disk,
             "hostname": "DESKTOP" if rng.random() < 0.2 else firm.hostname,
             "creator": firm.legal_rep, "company": firm.name, **noise}
@@ -341,6 +373,11 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
     winner_units = _bill(rng, references, rng.uniform(0.80, 0.85))
     machine_at = deadline - timedelta(minutes=rng.randint(60, 3 * 24 * 60))
     machine_ip = _ip(rng)
+    paid_together = deadline - timedelta(days=2, minutes=rng.randint(0, 3 * 24 * 60))
+    # The ring's one careless writer misquotes a few tender paragraphs; every member's bid
+    # carries the same misquotes.
+    wrong = rng.sample(documents, min(3, len(documents)))
+    misquoted = [_misquote(rng, paragraph) for paragraph in wrong]
     bids = {}
     covers = [m for m in members if m != winner]
     for member in members:
@@ -359,12 +396,17 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
                 _edit_lightly(rng, p) if rng.random() < copied else text.paragraph()
                 for p in leader_text]
             bid["paragraphs"] = [p for p in documents if rng.random() < 0.5] + own
+        if "errors" in kinds:
+            bid["paragraphs"] = [p for p in bid["paragraphs"] if p not in wrong] + misquoted
         if "machine" in kinds:
+            # One machine, one copy of Word: every member's proposal is a DOCX by one author.
             bid.update(mac=leader.mac, disk=leader.disk, hostname=leader.hostname,
-                       ip=machine_ip, creator=leader.legal_rep, company=leader.name,
+                       ip=machine_ip, creator=leader.legal_rep, company=leader.name, docx=True,
                        at=machine_at + timedelta(minutes=rng.randint(0, 30)))
         if "deposit" in kinds:
+            # One clerk pays every member's deposit from one account, one after the other.
             bid["account"] = leader.account
+            bid["paid_at"] = paid_together + timedelta(seconds=45 * members.index(member))
         if "staff" in kinds:
             bid["manager"] = leader.manager
         bids[member] = bid
@@ -387,7 +429,7 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 def _write_bid(folder: Path, firm: Firm, bid: dict[str, Any]) -> None:
     paragraphs = bid["paragraphs"]
     # Alternate the file types so text extraction from DOCX and GB18030 text is exercised too.
-    flavour = int(firm.key[1:]) % 3
+    flavour = 0 if bid.get("docx") else int(firm.key[1:]) % 3
     if flavour == 0:
         _write(folder / "技术标" / "施工组织设计.docx",
                _docx(paragraphs, creator=bid["creator"], company=bid["company"]))
@@ -407,7 +449,7 @@ def _write_bid(folder: Path, firm: Firm, bid: dict[str, Any]) -> None:
         "submitted_at": bid["at"].isoformat(),
         "fingerprint": fingerprint,
         "deposit": {"payer_account": bid["account"], "payer_name": firm.name,
-                    "paid_at": (bid["at"] - timedelta(days=2)).isoformat()},
+                    "paid_at": bid["paid_at"].isoformat()},
         "items": [{"code": f"0401{i:05d}", "description": f"清单项{i}", "unit_price": str(u)}
                   for i, u in enumerate(bid["units"], 1)],
     })

@@ -1,5 +1,6 @@
 """Detector 7: bid deposits paid from the same account, or by the same payer for different
-bidders (evidence from escrow on the platform, from bid.json offline).
+bidders, or one right after the other (evidence from escrow on the platform, from bid.json
+offline).
 
 A deposit is the bidder's own money: two bidders' deposits leaving one account, or one firm
 paying another's, means one purse behind "competing" bids.
@@ -23,6 +24,9 @@ from collusion.base import (
 SAME_ACCOUNT = 0.95
 PAID_BY_THE_OTHER = 0.95
 SAME_THIRD_PARTY = 0.85
+# Two deposits paid within a minute of each other: one clerk paying both, one after the other.
+# Alone it is only supporting: around a deadline honest payments crowd together too.
+PAID_TOGETHER = 0.5
 
 
 class SharedDeposit:
@@ -31,7 +35,8 @@ class SharedDeposit:
     title_en = "Deposits from the same account"
     strength: Strength = "strong"
 
-    def __init__(self, *, min_score: float = 0.5) -> None:
+    def __init__(self, *, together_seconds: float = 60.0, min_score: float = 0.5) -> None:
+        self.together_seconds = together_seconds
         self.min_score = min_score
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
@@ -68,6 +73,12 @@ class SharedDeposit:
                 reasons.append({"reason": "paid_by_the_other_bidder", "bid": payee.key,
                                 "payer_name": payee.deposit.payer_name,  # type: ignore[union-attr]
                                 "weight": PAID_BY_THE_OTHER})
+        when_a, when_b = a.deposit.paid_at, b.deposit.paid_at
+        if when_a is not None and when_b is not None:
+            apart = abs(when_a.timestamp() - when_b.timestamp())
+            if apart <= self.together_seconds:
+                reasons.append({"reason": "paid_together", "seconds_apart": round(apart, 1),
+                                "weight": PAID_TOGETHER})
         if not reasons:
             return None
         remaining = 1.0
@@ -75,7 +86,8 @@ class SharedDeposit:
             remaining *= 1.0 - float(reason["weight"])  # type: ignore[arg-type]
         return Flag(
             detector=self.name, bidders=(a.key, b.key), score=round(1.0 - remaining, 6),
-            strength="strong",
+            strength="supporting" if all(r["reason"] == "paid_together" for r in reasons)
+            else "strong",
             evidence={"reasons": reasons,
                       "deposits": [_deposit_json(a), _deposit_json(b)],
                       "entities": entities},
@@ -84,7 +96,7 @@ class SharedDeposit:
 
 
 _REASON_ZH = {"same_account": "从同一账户缴纳", "same_third_party_payer": "由同一第三方缴纳",
-              "paid_by_the_other_bidder": "由另一投标人缴纳"}
+              "paid_by_the_other_bidder": "由另一投标人缴纳", "paid_together": "在一分钟内相继缴纳"}
 
 
 def _deposit_json(bid: BidSnapshot) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from collusion.base import Bidder, BidSnapshot, Deposit, TenderSnapshot
 from collusion.detectors.shared_deposit import SharedDeposit
@@ -12,10 +12,13 @@ KEY = b"k" * 32
 PAID = datetime(2026, 2, 27, 10, 0, tzinfo=UTC)
 
 
-def bid(key: str, name: str, account: str = "", payer: str = "") -> BidSnapshot:
+def bid(key: str, name: str, account: str = "", payer: str = "",
+        paid_at: datetime | None = None) -> BidSnapshot:
+    # Hours apart unless given: paying together is a reason of its own.
+    when = paid_at or PAID + timedelta(hours=ord(key[0]) - ord("a"))
     return BidSnapshot(key=key, bidder=Bidder(name=name), deposit=Deposit(
         payer_account=hash_account(KEY, account) if account else "", payer_name=payer,
-        paid_at=PAID))
+        paid_at=when))
 
 
 def detect(*bids: BidSnapshot) -> list:
@@ -33,6 +36,8 @@ def test_deposits_from_one_account_are_flagged_with_the_account_hash() -> None:
                                     "weight": 0.95}]
     assert [d["bid"] for d in evidence["deposits"]] == ["a", "b"]
     assert evidence["deposits"][0]["paid_at"] == PAID.isoformat()
+    account = hash_account(KEY, "6222021234567890")
+    assert evidence["entities"] == [{"kind": "account", "id": account, "label": account[:8]}]
 
 
 def test_one_bidder_paying_the_others_deposit_is_flagged() -> None:
@@ -53,3 +58,16 @@ def test_one_third_party_paying_for_two_bidders_is_flagged() -> None:
 def test_each_paying_its_own_deposit_is_not_flagged() -> None:
     assert detect(bid("a", "甲公司", "1", "甲公司"), bid("b", "乙公司", "2", "乙公司"),
                   BidSnapshot(key="c")) == []
+
+
+def test_deposits_paid_within_a_minute_are_supporting_evidence() -> None:
+    flags = detect(bid("a", "甲公司", "1", "甲公司", paid_at=PAID),
+                   bid("b", "乙公司", "2", "乙公司", paid_at=PAID + timedelta(seconds=40)),
+                   bid("c", "丙公司", "3", "丙公司", paid_at=PAID + timedelta(seconds=130)))
+    assert [(f.bidders, f.strength, f.score) for f in flags] == [(("a", "b"), "supporting", 0.5)]
+    assert flags[0].evidence["reasons"] == [
+        {"reason": "paid_together", "seconds_apart": 40.0, "weight": 0.5}]
+    # With one account as well, the flag is strong and stronger.
+    both = detect(bid("a", "甲公司", "1", "甲公司", paid_at=PAID),
+                  bid("b", "乙公司", "1", "乙公司", paid_at=PAID + timedelta(seconds=40)))
+    assert [(f.strength, f.score) for f in both] == [("strong", 1 - 0.05 * 0.5)]
