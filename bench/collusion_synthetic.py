@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from collusion.base import History, PastBid, PastTender  # noqa: E402
+from collusion.base import Flag, History, PastBid, PastTender  # noqa: E402
+from collusion.graph import find_groups  # noqa: E402
 from collusion.offline import load_folder  # noqa: E402
 from collusion.scan import scan  # noqa: E402
 
@@ -486,6 +487,7 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
     honest_flagged: dict[str, set[str]] = {}
     seconds = 0.0
     failed: list[str] = []
+    series_flags: list[Flag] = []
     names: list[str] = []
     for tender in truth.tenders:
         snapshot = load_folder(root / tender)
@@ -493,6 +495,7 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
         result = scan(snapshot, history=truth.history_before(tender))
         seconds += time.perf_counter() - started
         failed += [f"{tender}:{name}" for name in result.failed]
+        series_flags += result.flags
         names = [d.name for d in result.detectors]
         planted = [p for p in truth.planted if p.tender == tender]
         positive = {pair for p in planted for pair in combinations(p.members, 2)}
@@ -528,6 +531,14 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
         honest_in_groups |= {f"{tender}:{b}" for g in result.groups for b in g.bidders
                              if b in truth.honest}
     honest_bids = sum(len(set(b) & truth.honest) for b in truth.bidders.values())
+    # Across the series: every tender's flags in one graph, as a centre ranks groups over its
+    # history; a ring should come out once, with exactly its members.
+    series = find_groups(series_flags)
+    rings = set(truth.rings.values())
+    ring_names = {members: name for name, members in truth.rings.items()}
+    series_exact = Counts(tp=len({g.bidders for g in series} & rings),
+                          fp=len({g.bidders for g in series} - rings),
+                          fn=len(rings - {g.bidders for g in series}))
     return {
         "tenders": len(truth.tenders),
         "bids": sum(map(len, truth.bidders.values())),
@@ -542,6 +553,11 @@ def evaluate(root: Path, truth: Truth) -> dict[str, Any]:
         "groups_exact": rings_exact.as_json(),
         "honest_bids": honest_bids,
         "honest_bids_in_groups": len(honest_in_groups),
+        "series_groups": [{"bidders": list(g.bidders), "score": round(g.score, 4),
+                           "ring": ring_names.get(g.bidders)} for g in series],
+        "series_groups_exact": series_exact.as_json(),
+        "honest_firms_in_series_groups": sorted({b for g in series for b in g.bidders}
+                                                & truth.honest),
         "honest_bids_flagged": {name: len(v) for name, v in sorted(honest_flagged.items())},
         "scan_seconds": round(seconds, 2),
         "failed": failed,
@@ -578,6 +594,10 @@ def print_report(report: dict[str, Any]) -> None:
     print()
     print(f"honest bids in a group: {report['honest_bids_in_groups']} of {report['honest_bids']};"
           f" honest bids named by a flag, per detector: {report['honest_bids_flagged']}")
+    row = report["series_groups_exact"]
+    print(f"across the series: {len(report['series_groups'])} group(s), "
+          f"{row['tp']} of {row['tp'] + row['fn']} rings found exactly, {row['fp']} other "
+          f"group(s); honest firms in a group: {report['honest_firms_in_series_groups'] or 'none'}")
     if report["failed"]:
         print(f"detectors that failed: {report['failed']}")
 

@@ -43,17 +43,24 @@ class Group:
 
 
 def combine(flags: Iterable[Flag], *, spread: bool = False) -> float:
-    """1 - prod(1 - w * score): independent pieces of evidence, strong ones weighing more.
+    """1 - prod(1 - w * score) over the detectors: independent kinds of evidence, strong ones
+    weighing more. Each detector counts once, with its strongest flag: the same detector
+    repeating itself (the history detector restates all past tenders in every new one) is
+    not new evidence.
 
     With ``spread``, as said of one pair: a flag naming k bidders counts 2/k of itself, since
     a tender-wide price screen or "these six always bid together" does not say which two of
     them belong together (without it, two such flags would pull every bidder into a group)."""
-    remaining = 1.0
+    best: dict[str, float] = {}
     for flag in flags:
         weight = WEIGHTS.get(flag.strength, 0.5)
         if spread and len(flag.bidders) > 2:
             weight *= 2 / len(flag.bidders)
-        remaining *= 1.0 - weight * min(max(flag.score, 0.0), 1.0)
+        value = weight * min(max(flag.score, 0.0), 1.0)
+        best[flag.detector] = max(best.get(flag.detector, 0.0), value)
+    remaining = 1.0
+    for value in best.values():
+        remaining *= 1.0 - value
     return 1.0 - remaining
 
 

@@ -33,6 +33,8 @@ def test_combined_evidence_weighs_strong_flags_more() -> None:
     assert combine([flag("d", ("a", "b"), 0.9)]) == pytest.approx(0.9)
     assert combine([flag("d", ("a", "b"), 0.9, "supporting")]) == pytest.approx(0.45)
     assert combine([flag("d", ("a", "b"), 0.5), flag("e", ("a", "b"), 0.5)]) == pytest.approx(0.75)
+    # One detector saying the same thing again (another tender, the same history) adds nothing.
+    assert combine([flag("d", ("a", "b"), 0.5), flag("d", ("a", "b"), 0.7)]) == pytest.approx(0.7)
 
 
 def test_groups_over_edges_above_the_threshold_ranked() -> None:
@@ -58,6 +60,9 @@ def test_flags_naming_many_bidders_count_spread_over_their_pairs() -> None:
     wide = [flag("price_screens", tuple("abcdefgh"), 0.9, "supporting"),
             flag("history", ("a", "b", "c", "d"), 0.8, "supporting")]
     assert find_groups(wide) == []
+    # The history detector restates the same history in every tender of a series.
+    series = [flag("history", ("a", "b", "c", "h"), 0.8, "supporting") for _ in range(12)]
+    assert find_groups(series) == []
     three = [flag("itemised_prices", ("a", "b", "c"), 0.9)]
     assert [g.bidders for g in find_groups(three)] == [("a", "b", "c")]
 
