@@ -407,6 +407,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except Refused as error:
         print(f"ebid-client: {error.message(_lang(args))}", file=sys.stderr)
+        if isinstance(error, ServerRefused) and error.status == 401:
+            print("ebid-client: " + ("log in (again): ebid-client login --p12 FILE, or "
+                                     "--username NAME for officers" if _lang(args) == "en" else
+                                     "请（重新）登录：ebid-client login --p12 FILE，"
+                                     "开标人员用 --username NAME"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
