@@ -237,8 +237,7 @@ class _Fields:
         return ScanFormatError(self.path, message, self.name(field))
 
     def _get(self, field: str) -> Any:
-        value = self.doc.get(field)
-        return None if value is None else value
+        return self.doc.get(field)
 
     def text(self, field: str) -> str:
         value = self._get(field)

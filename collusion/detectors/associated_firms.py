@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from itertools import combinations
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -71,7 +72,7 @@ class AssociatedFirms:
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
         bids = _one_per_bidder(tender.bids)
-        matches: dict[tuple[str, str], list[dict[str, object]]] = {}
+        matches: dict[tuple[str, str], list[dict[str, Any]]] = {}
         exact: list[tuple[str, Callable[[BidSnapshot], Iterable[tuple[str, str]]]]] = [
             ("credit_code", lambda b: _values(b.bidder.credit_code, _code)),
             ("legal_rep", lambda b: _values(b.bidder.legal_rep, _person)),
@@ -105,7 +106,7 @@ class AssociatedFirms:
         for (a, b), found in sorted(matches.items()):
             remaining = 1.0
             for match in found:
-                remaining *= 1.0 - float(match["weight"])  # type: ignore[arg-type]
+                remaining *= 1.0 - float(match["weight"])
             score = 1.0 - remaining
             if score < self.min_score:
                 continue
@@ -116,7 +117,7 @@ class AssociatedFirms:
                 evidence={"matches": found, "entities": [
                     {"kind": ENTITY_KIND[str(m["field"])],
                      "id": f"{m['field']}:{m['normalised']}",
-                     "label": str(m["values"][0])}  # type: ignore[index]
+                     "label": str(m["values"][0])}
                     for m in found if m["field"] in ENTITY_KIND]},
                 summary="共用" + "、".join(FIELD_ZH[f] for f in fields),
             ))

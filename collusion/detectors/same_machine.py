@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from itertools import combinations
+from typing import Any
 
 from collusion.base import (
     EMPTY_HISTORY,
@@ -55,7 +56,7 @@ class SameMachine:
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
         bids = {bid.key: bid for bid in tender.bids}
-        shared: dict[tuple[str, str], list[dict[str, object]]] = {}
+        shared: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for kind in WEIGHTS:
             for digest, owners in sorted(_index(tender.bids, kind).items()):
                 for a, b in combinations(owners, 2):
@@ -71,7 +72,7 @@ class SameMachine:
         for (a, b), entries in sorted(shared.items()):
             remaining = 1.0
             for entry in entries:
-                remaining *= 1.0 - float(entry["weight"])  # type: ignore[arg-type]
+                remaining *= 1.0 - float(entry["weight"])
             score = 1.0 - remaining
             if score < self.min_score:
                 continue
@@ -101,8 +102,8 @@ class SameMachine:
                 if not (digest in self.known_nat and len(owners) > self.nat_share * bidders)}
 
     def _address_entry(self, digest: str, a: BidSnapshot,
-                       b: BidSnapshot) -> dict[str, object] | None:
-        entry: dict[str, object] = {"kind": "ip", "hash": digest}
+                       b: BidSnapshot) -> dict[str, Any] | None:
+        entry: dict[str, Any] = {"kind": "ip", "hash": digest}
         if a.submitted_at is None or b.submitted_at is None:
             entry["weight"] = self.address_weight_untimed
             return entry

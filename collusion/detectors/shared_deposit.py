@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from itertools import combinations
+from typing import Any
 
 from collusion.base import (
     EMPTY_HISTORY,
     BidSnapshot,
+    Deposit,
     Flag,
     History,
     Strength,
@@ -53,7 +55,7 @@ class SharedDeposit:
 
     def _pair(self, a: BidSnapshot, b: BidSnapshot) -> Flag | None:
         assert a.deposit is not None and b.deposit is not None
-        reasons: list[dict[str, object]] = []
+        reasons: list[dict[str, Any]] = []
         entities: list[dict[str, str]] = []
         account = a.deposit.payer_account
         if account and account == b.deposit.payer_account:
@@ -71,7 +73,7 @@ class SharedDeposit:
                                                (payer_b, own_b, b, own_a)):
             if payer and payer != own and payer == other_firm:
                 reasons.append({"reason": "paid_by_the_other_bidder", "bid": payee.key,
-                                "payer_name": payee.deposit.payer_name,  # type: ignore[union-attr]
+                                "payer_name": (payee.deposit or Deposit()).payer_name,
                                 "weight": PAID_BY_THE_OTHER})
         when_a, when_b = a.deposit.paid_at, b.deposit.paid_at
         if when_a is not None and when_b is not None:
@@ -83,7 +85,7 @@ class SharedDeposit:
             return None
         remaining = 1.0
         for reason in reasons:
-            remaining *= 1.0 - float(reason["weight"])  # type: ignore[arg-type]
+            remaining *= 1.0 - float(reason["weight"])
         return Flag(
             detector=self.name, bidders=(a.key, b.key), score=round(1.0 - remaining, 6),
             strength="supporting" if all(r["reason"] == "paid_together" for r in reasons)
@@ -99,7 +101,7 @@ _REASON_ZH = {"same_account": "从同一账户缴纳", "same_third_party_payer":
               "paid_by_the_other_bidder": "由另一投标人缴纳", "paid_together": "在一分钟内相继缴纳"}
 
 
-def _deposit_json(bid: BidSnapshot) -> dict[str, object]:
+def _deposit_json(bid: BidSnapshot) -> dict[str, Any]:
     assert bid.deposit is not None
     return {"bid": bid.key, "bidder": bid.bidder.name,
             "payer_account": bid.deposit.payer_account, "payer_name": bid.deposit.payer_name,
