@@ -223,17 +223,18 @@ class _Opener:
                 return _Outcome(Decryption.FAILED_BIDDER, _detail(
                     "the signed manifest names another tender, lot or bidder",
                     "签名的投标清单所列项目、标段或投标人与本投标不符"))
-            files = [(f.name, f.sha256, f.size, self._adopt(f.path)) for f in opened.files]
+            files = [(f.name, f.sha256, f.size, self._adopt(f.path, f.sha256))
+                     for f in opened.files]
             return _Outcome(how, "", manifest=json.loads(opened.manifest_bytes), files=files)
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
 
-    def _adopt(self, path: Path | None) -> Path | None:
-        """Move a decrypted file into the blob store under its SHA-256, durably."""
+    def _adopt(self, path: Path | None, sha256: str) -> Path | None:
+        """Move a decrypted file into the blob store under its SHA-256 (open_sealed hashed it
+        as it wrote it, and checked it against the signed manifest), durably."""
         if path is None:
             return None
         with path.open("rb") as f:
-            sha256 = hashlib.file_digest(f, "sha256").hexdigest()
             os.fsync(f.fileno())
         dest = self.ctx.blobs.path_for(sha256)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -399,6 +400,16 @@ async def _keep_half(ctx: Context, tender: Tender, bid: Bid, half: bytes, actor:
                     tender_id=tender.id, object_type="bid", object_id=bid.id)
 
 
+async def _drop_half(ctx: Context, tender_id: int, bid_id: int) -> None:
+    (_halves_dir(ctx, tender_id) / f"{bid_id}.half").unlink(missing_ok=True)
+    async with in_transaction():
+        await Bid.filter(id=bid_id).update(decryption_detail=_detail(
+            "the key half sent does not open the bid with the officers' half: send it again",
+            "所提交的密钥份额与开标人员的份额无法解开投标文件，请重新提交"))
+        await audit(ctx, actor=SYSTEM, action="bidding:bid:key_half_refused",
+                    tender_id=tender_id, object_type="bid", object_id=bid_id)
+
+
 def _kept_half(ctx: Context, tender_id: int, bid_id: int) -> bytes | None:
     path = _halves_dir(ctx, tender_id) / f"{bid_id}.half"
     return path.read_bytes() if path.is_file() else None
@@ -451,7 +462,12 @@ async def settle(ctx: Context, *, tender_id: int, actor: Actor = SYSTEM) -> Tend
         if opening_key is not None:
             for bid in todo:
                 opener = await _opener(ctx, tender, bid)
-                outcome = await _recover(opener, opening_key, halves.get(bid.id))
+                outcome = await _recover(opener, opening_key, halves.get(bid.id),
+                                         closed=closed)
+                if outcome is None:
+                    await _drop_half(ctx, tender_id, bid.id)
+                    halves[bid.id] = None
+                    continue
                 await _record_outcome(ctx, tender_id=tender_id, bid_id=bid.id,
                                       outcome=outcome, actor=SYSTEM)
     if closed:
@@ -473,11 +489,15 @@ async def settle(ctx: Context, *, tender_id: int, actor: Actor = SYSTEM) -> Tend
 
 
 async def _recover(opener: _Opener, opening_key: x25519.X25519PrivateKey,
-                   half: bytes | None) -> _Outcome:
+                   half: bytes | None, *, closed: bool) -> _Outcome | None:
+    """The outcome with the officers' key (and the bidder's kept half in "both" mode); None
+    when a kept half proves wrong while the window is open: the bidder may send it again."""
     if half is not None:
         try:
             return await _open_both(opener, opening_key, half)
         except WrongDataKey as error:
+            if not closed:
+                return None
             return _Outcome(Decryption.FAILED_BIDDER, _detail(error.message("en"),
                                                               error.message("zh-CN")))
 

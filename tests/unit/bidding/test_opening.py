@@ -270,3 +270,23 @@ def test_a_tender_without_bids_fails_at_once(run: Any, ctx: Any, clock: Any,
     assert tender.status == TenderStatus.FAILED
     assert run(OpeningRecord.get, tender_id=made.id).rows == []
     assert run(Notice.filter(tender_id=made.id, kind=NoticeKind.FAILURE).exists)
+
+
+def test_both_mode_a_wrong_half_is_handed_back_while_the_window_lasts(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    made, officers = sealed_tender(run, ctx, clock, agency, mode="both")
+    a = made.bidders[0]
+    a_bid = made.bid_ids[a.username]
+    start(run, ctx, clock, made)
+    factories.send_key(run, ctx, a, a_bid, data_key=bytes(32))  # kept: nothing to check yet
+    factories.decrypt_bids(run, ctx, made, made.bidders[1:])
+    factories.send_share(run, ctx, officers["agency"], made.id)
+    factories.send_share(run, ctx, officers["centre"], made.id)
+    refused = bid(run, a_bid)
+    assert refused.decryption == Decryption.PENDING and "send it again" in refused.decryption_detail
+    # With the shares in, a wrong half is now refused at once; the right one opens the bid.
+    with pytest.raises(WrongDataKey):
+        factories.send_key(run, ctx, a, a_bid, data_key=bytes(32))
+    assert factories.send_key(run, ctx, a, a_bid).decryption == Decryption.DECRYPTED
+    assert run(Tender.get, id=made.id).status == TenderStatus.OPENED
