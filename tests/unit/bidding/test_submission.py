@@ -18,6 +18,7 @@ from typing import Any
 import factories
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import x25519
 
 from bidding import services as bidding
 from bidding.exceptions import DeadlinePassed, PackageSuperseded, PackageWithdrawn
@@ -28,7 +29,13 @@ from signing import keys as platform_keys
 from signing import opening
 from signing.exceptions import CertificateExpired, CertificateRevoked, UnknownIssuer, WrongKeyUsage
 from signing.fingerprint import keyed_hash
-from signing.intake import CertificateNotTheBidders, PackageForAnotherLot, PackageForAnotherTender
+from signing.intake import (
+    CertificateNotTheBidders,
+    PackageForAnotherLot,
+    PackageForAnotherTender,
+    WrongKeyMode,
+    WrongOpeningKey,
+)
 from signing.models import LogEntry, OpeningKey
 from signing.opening import NoOfficerCertificate
 from signing.pki import DevPKI
@@ -174,6 +181,22 @@ def test_a_package_for_another_tender_or_lot_is_refused(
     lot_two = factories.seal_bid(run, ctx, bidder, other.id, "10980000.00", lot=2)
     _refused(run, ctx, bidder, other.id, lot_two, PackageForAnotherLot, lot=1)
     factories.submit_package(run, ctx, bidder, other.id, lot_two, lot=2)
+
+
+def test_a_package_sealed_to_another_key_or_in_the_other_mode_is_refused(
+    run: Any, ctx: Any, made: Any
+) -> None:
+    bidder = made.bidders[0]
+    both = factories.seal_bid(run, ctx, bidder, made.id, "10980000.00", mode="both")
+    refusal = _refused(run, ctx, bidder, made.id, both, WrongKeyMode)
+    assert "both" in refusal.message("en") and "either" in refusal.message("en")
+    creds = factories.bidder_credentials(bidder)
+    out = io.BytesIO()
+    seal(files=[("a.pdf", io.BytesIO(b"%PDF"))],
+         bid=BidFields(tender=str(made.id), lot="1", price="1.00"), signer=creds.signer,
+         opening_public_key=x25519.X25519PrivateKey.generate().public_key(),
+         bidder_public_key=creds.encryption_certificate, out=out)
+    _refused(run, ctx, bidder, made.id, out.getvalue(), WrongOpeningKey)
 
 
 def test_another_organisations_package_is_refused(run: Any, ctx: Any, made: Any) -> None:
