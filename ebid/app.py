@@ -37,9 +37,14 @@ from signing.routes import routes as signing_routes
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+def build_context(
+    settings: Settings, clock: Clock | None = None, *, analyse_now: bool | None = None
+) -> Context:
+    """The services' collaborators, with the event subscribers wired in. ``analyse_now``: the
+    process that opens a tender analyses it at once (default: with the in-process job backend;
+    a web process under procrastinate only queues the analysis for the workers)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Context(
+    ctx = Context(
         settings=settings,
         clock=clock or SystemClock(),
         audit=AuditLog.from_settings(settings),
@@ -47,6 +52,10 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         calendar=load_calendar(settings.holidays_file),
         events=EventBus(),
     )
+    if analyse_now is None:
+        analyse_now = settings.job_backend == "inprocess"
+    collusion_subscribers.register(ctx.events, ctx, run_now=analyse_now)
+    return ctx
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -71,9 +80,6 @@ def create_app(
 ) -> Starlette:
     """Build the app. ``run_jobs`` starts the in-process scheduler (off in most tests)."""
     ctx = build_context(settings, clock)
-    # In-process (SQLite default): the scheduler that opens a tender analyses it right away.
-    collusion_subscribers.register(ctx.events, ctx,
-                                   run_now=settings.job_backend == "inprocess")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

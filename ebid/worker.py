@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import procrastinate
 from procrastinate.testing import InMemoryConnector
 
-from collusion import subscribers as collusion_subscribers
 from ebid import jobs
 from ebid.app import build_context
 from ebid.config import tortoise_config
@@ -88,8 +87,8 @@ async def run_worker(settings: Settings, *, wait: bool = True) -> None:
     """Run a worker until stopped (``wait=False``: process what is queued, then return)."""
     global _ctx
     await db.init(tortoise_config(settings))
-    _ctx = build_context(settings)
-    collusion_subscribers.register(_ctx.events, _ctx, run_now=True)
+    # A worker is a background process: it analyses the tenders it opens at once.
+    _ctx = build_context(settings, analyse_now=True)
     queue = make_queue(settings)
     try:
         # Catch up at once after a restart instead of waiting for the next minute.
