@@ -45,8 +45,9 @@ def snapshot(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 TENDER_FIELDS = (
     "code", "title", "category", "method", "status", "tenderer_name", "estimate",
-    "price_ceiling", "deposit", "deadline_at", "issued_at", "issue_ends_at", "opened_at",
-    "publicity_starts_at", "publicity_ends_at", "awarded_at", "closed_at", "version",
+    "price_ceiling", "deposit", "deadline_at", "key_mode", "issued_at", "issue_ends_at",
+    "opened_at", "publicity_starts_at", "publicity_ends_at", "awarded_at", "closed_at",
+    "version",
 )
 
 
