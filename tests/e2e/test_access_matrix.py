@@ -91,8 +91,9 @@ MEMBERSHIP_ROUTES = {
 }
 PROBE_PASSWORD = "Probe-Pass-2026"
 REPORT = "探针书面报告：本项目依法招标，过程合规无异议。"
-# They answer a wrong password with 401 whoever asks.
-LOGIN_ROUTES = {"accounts:login", "accounts:api-session-open"}
+# They answer a wrong password (signature, link) with 401 whoever asks.
+LOGIN_ROUTES = {"accounts:login", "accounts:api-session-open", "signing:api-auth-certificate",
+                "signing:login-link"}
 
 
 # -- the worlds -----------------------------------------------------------------------------
@@ -342,7 +343,8 @@ class Answer:
 
 # Headers whose values may differ between two identical answers: the blob's mtime, lengths.
 _IGNORED_HEADERS = {"etag", "last-modified", "content-length", "date", "server"}
-_TOKEN = re.compile(r'("token"\s*:\s*)"[^"]*"')
+# Session tokens, and the random values certificate login and uploads hand out.
+_TOKEN = re.compile(r'("(?:token|challenge|upload_id)"\s*:\s*)"[^"]*"')
 _CSRF_VALUE = re.compile(r'(name="csrf_token" value=)"[^"]*"')
 _COOKIE_VALUE = re.compile(r"^([^=]+)=[^;]*")
 _COOKIE_EXPIRES = re.compile(r"expires=[^;]*", re.IGNORECASE)  # the wall clock, not ours
@@ -541,6 +543,17 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:api-bid-key": [("", {"json": {"data_key": "A" * 43 + "=",
                                                "signature": "MAA="}})],
         "bidding:api-opening-share": [("", {"json": {"index": 1, "share": "A" * 86 + "=="}})],
+        # Certificate login: a challenge for anyone; a signature that does not parse.
+        "signing:api-auth-challenge": [("", {})],
+        "signing:api-auth-certificate": [("", {"json": {"challenge": "AAAA",
+                                                        "signature": "MAA="}})],
+        # Resumable uploads: a bidder starts one where it is registered (A) or not (C); the
+        # upload id in the path names nothing.
+        "bidding:api-upload-start": [("", {"json": {"lot": 1, "size": 1024,
+                                                    "sha256": "0" * 64}})],
+        "bidding:api-upload-put": [("", {"content": b"probe",
+                                         "headers": {"content-type": "application/octet-stream"}})],
+        "bidding:api-upload-complete": [("", {})],
         # Collusion cases (supervisors and the admin): a sealed tender has no analysis yet,
         # and the probe's group key names no group.
         "collusion:tender-status": [("", {"data": {"status": "under_review", "reason": "探针"}})],
@@ -572,10 +585,14 @@ def path_variants(route: str, path: str, state: str, ids: World) -> list[tuple[s
     """(variant label, url) for each way of filling the route's path parameters."""
     names = {m.group(1) for m in _PARAM.finditer(path)}
     unknown = names - {"tender_id", "document_id", "bid_id", "notice_id", "objection_id",
-                       "lot_number", "user_id", "room_id", "group_key"}
+                       "lot_number", "user_id", "room_id", "group_key", "upload_id",
+                       "secret"}
     assert not unknown, f"{route}: the matrix does not know how to fill {sorted(unknown)}"
     base: dict[str, Any] = {"lot_number": 1, "room_id": ids.room_id,
-                            "objection_id": ids.objection_id, "group_key": "g-" + "0" * 16}
+                            "objection_id": ids.objection_id, "group_key": "g-" + "0" * 16,
+                            # Random secrets nobody was given: refused alike in both worlds.
+                            "upload_id": "probe-upload-" + "0" * 20,
+                            "secret": "probe-login-link-secret"}
     if "tender_id" in names:
         base["tender_id"] = ids.tenders[state]
         base["document_id"] = ids.documents[state]
