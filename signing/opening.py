@@ -111,13 +111,13 @@ async def create_opening_key(
     """
     recipients = []
     for officer in officers:
-        user_id, name, role, cert = (
+        # The display name stays out of the setup: names change, user ids do not.
+        user_id, _, role, cert = (
             (officer.user_id, officer.name, officer.role, officer.certificate)
             if isinstance(officer, Officer) else officer
         )
         recipients.append(OfficerRecipient(name=f"user:{user_id}", role=role,  # type: ignore[arg-type]
                                            encryption_public_key=cert))  # type: ignore[arg-type]
-        del name  # the display name is not part of the setup: names change, ids do not
     now = ctx.clock.now()
     setup = generate_opening_key(officers=recipients, k=THRESHOLD, tender_id=str(tender_id),
                                  now=now)

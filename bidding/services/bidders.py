@@ -214,7 +214,7 @@ def _upload_address(ctx: Context, remote_addr: str) -> str:
     return fingerprint.keyed_hash(key, "ip", address)
 
 
-async def _refuse_resent(bid: Bid, ctx: Context) -> None:
+def _refuse_resent(bid: Bid, ctx: Context) -> None:
     if bid.status == BidStatus.SUPERSEDED:
         raise PackageSuperseded(ended=local(ctx, bid.ended_at or bid.submitted_at))
     if bid.status == BidStatus.WITHDRAWN:
@@ -267,7 +267,7 @@ async def submit_sealed_bid(
     if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
         return earlier, bytes(earlier.receipt), False
     if earlier is not None:
-        await _refuse_resent(earlier, ctx)
+        _refuse_resent(earlier, ctx)
     # Cheap refusals before the bytes are stored; all are repeated under the lock below.
     _check_deadline(ctx, tender, received_at)
     states.check_allowed(tender.status, "submit_bid")
@@ -289,7 +289,7 @@ async def submit_sealed_bid(
         if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
             return earlier, bytes(earlier.receipt), False
         if earlier is not None:
-            await _refuse_resent(earlier, ctx)
+            _refuse_resent(earlier, ctx)
         _check_deadline(ctx, tender, received_at)
         states.check_allowed(tender.status, "submit_bid")
         previous = await Bid.filter(
