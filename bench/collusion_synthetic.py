@@ -21,7 +21,8 @@ planted kinds of evidence (at least one):
             so their totals lie in fixed steps above the winner.
 
 and across the series the members take turns as the ring's winner ("turns"). Honest firms quote
-the tender documents at length (about half of their paragraphs are the tender's own), use their
+the tender documents at length (about half of their paragraphs are the tender's own), open with
+the standard bid letter (投标函) whose form the tender documents carry, use their
 own staff and accounts, and carry the noise that must not count: placeholder board serials,
 virtual adapters and default host names shared by many machines, the centre's bidding hall as
 upload address, offices in the same business centre.
@@ -297,7 +298,8 @@ def generate(root: Path, *, seed: int = 7, tenders: int = 30, honest: int = 24, 
                       for _ in range(items)]  # (quantity, reference unit price)
         estimate = sum((q * u for q, u in references), Decimal(0))
         documents = text.paragraphs(chars)
-        _write(folder / "tender" / "招标文件.txt", "\n".join(documents).encode("utf-8"))
+        _write(folder / "tender" / "招标文件.txt",
+               "\n".join([*documents, "第八章 投标文件格式", *_bid_letter()]).encode("utf-8"))
         _write_json(folder / "tender.json", {
             "title": f"合成测试道路工程 {number}", "estimate": str(estimate),
             "price_ceiling": str(estimate), "shared_addresses": [HALL],
@@ -427,8 +429,31 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
     _write(path, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
+def _bid_letter(name: str = "（投标人名称）", legal_rep: str = "", price: str = "",
+                days: str = "", amount: str = "") -> list[str]:
+    """The 投标函 of the standard bidding documents. The tender documents carry it with blanks
+    (their chapter "投标文件格式"); every bid fills the blanks in and keeps the words."""
+    return [
+        "投标函",
+        f"1. 我方已仔细研究了招标文件的全部内容，愿意以人民币{price or '（大写）'}元的投标总报价，"
+        f"工期{days or '    '}日历天，按合同约定实施和完成承包工程，修补工程中的任何缺陷，"
+        "工程质量达到合格。",
+        "2. 我方承诺在投标有效期内不修改、撤销投标文件。",
+        f"3. 随同本投标函提交投标保证金一份，金额为人民币{amount or '（大写）'}元。",
+        "4. 如我方中标：（1）我方承诺在收到中标通知书后，在中标通知书规定的期限内与你方签订合同。"
+        "（2）随同本投标函递交的投标函附录属于合同文件的组成部分。"
+        "（3）我方承诺按照招标文件规定向你方递交履约担保。"
+        "（4）我方承诺在合同约定的期限内完成并移交全部合同工程。",
+        "5. 我方在此声明，所递交的投标文件及有关资料内容完整、真实和准确，"
+        "且不存在第二章“投标人须知”第1.4.3项规定的任何一种情形。",
+        f"投标人：{name}（盖单位章）",
+        f"法定代表人或其委托代理人：{legal_rep}（签字）",
+    ]
+
+
 def _write_bid(folder: Path, firm: Firm, bid: dict[str, Any]) -> None:
-    paragraphs = bid["paragraphs"]
+    paragraphs = _bid_letter(firm.name, firm.legal_rep, str(bid["price"]), "365",
+                             "800000") + bid["paragraphs"]
     # Alternate the file types so text extraction from DOCX and GB18030 text is exercised too.
     flavour = 0 if bid.get("docx") else int(firm.key[1:]) % 3
     if flavour == 0:
