@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,16 +163,26 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    # --- seeding: CAs, officers with encryption certificates, three bidders, a tender ---------
-    factories.cheap_password_hashing(monkeypatch)  # the server verifies them all the same
+@dataclass
+class Seeded:
+    made: factories.MadeTender
+    bidder: factories.Account
+    officers: dict[str, factories.Account]  # by opening role
+    enc_files: dict[str, Path]  # the officers' encryption PKCS#12, by role
+    p12: Path  # the bidder's signing certificate
+    enc_p12: Path  # and its paired encryption certificate
+
+
+def seed(run, ctx, clock, tmp_path: Path, **tender: str) -> Seeded:  # type: ignore[no-untyped-def]
+    """CAs, three officers with encryption certificates (kept as PKCS#12 files), the client's
+    bidder and two others who bid in-process, and a published tender."""
     factories.trust_dev_pki(run, ctx)
     agency = factories.make_agency(run, ctx)
     supervisor = factories.make_supervisor(run, ctx)
     admin = factories.make_admin(run, ctx)
+    officers = {"agency": agency, "supervisor": supervisor, "centre": admin}
     enc_files = {}
-    for account, role in ((agency, "agency"), (supervisor, "supervisor"), (admin, "centre")):
+    for role, account in officers.items():
         pair = factories.dev_pki().issue(kind="officer", name=account.username, role=role,
                                          now=factories.PKI_NOW, family="ec",
                                          days=factories.PKI_DAYS)
@@ -181,12 +192,31 @@ def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path
     bidder = factories.make_bidder(run, ctx, "client")
     others = [factories.make_bidder(run, ctx, seed) for seed in ("other-1", "other-2")]
     made = factories.make_tender(run, ctx, clock, agency, "published",
-                                 bidders=[bidder, *others])
+                                 bidders=[bidder, *others], **tender)
     for other, price in zip(others, factories.DEFAULT_PRICES[1:], strict=False):
         made.bid_ids[other.username], _ = factories.submit_sealed(run, ctx, other, made.id,
                                                                  price)
     p12, enc_p12 = write_pair(factories.bidder_credentials(bidder).pair,
                               tmp_path / "company.p12", password=P12_PASSWORD)
+    return Seeded(made, bidder, officers, enc_files, p12, enc_p12)
+
+
+def start_opening(run, ctx, clock, settings, live: Live, made) -> None:  # type: ignore[no-untyped-def]
+    """Moves both clocks to the end of the intake grace and starts the opening."""
+    opening_at = made.deadline_at + timedelta(seconds=settings.intake_grace_seconds)
+    clock.set(opening_at)
+    live.set_clock(opening_at)
+    run(bidding.advance_due, ctx)
+
+
+def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # --- seeding: CAs, officers with encryption certificates, three bidders, a tender ---------
+    factories.cheap_password_hashing(monkeypatch)  # the server verifies them all the same
+    seeded = seed(run, ctx, clock, tmp_path)
+    made, bidder, p12, enc_p12 = seeded.made, seeded.bidder, seeded.p12, seeded.enc_p12
+    agency, supervisor = seeded.officers["agency"], seeded.officers["supervisor"]
+    enc_files = seeded.enc_files
     bidder_home, officer_homes = tmp_path / "bidder", {r: tmp_path / r for r in enc_files}
     technical = tmp_path / "技术标.pdf"
     technical.write_bytes(os.urandom(300_000))
@@ -243,10 +273,7 @@ def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path
             assert "OK    bid.sealed is the package the receipt names" in out
 
             # --- the deadline passes: the opening starts -------------------------------------
-            opening_at = made.deadline_at + timedelta(seconds=settings.intake_grace_seconds)
-            clock.set(opening_at)
-            live.set_clock(opening_at)
-            run(bidding.advance_due, ctx)
+            start_opening(run, ctx, clock, settings, live, made)
 
             log_key = tmp_path / "log-key.pem"
             private = serialization.load_pem_private_key((key_dir / LOG_KEY_FILE).read_bytes(),
@@ -282,3 +309,62 @@ def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path
     state = run(bidding.opening_view, ctx, actor=bidder.actor, tender_id=made.id)
     mine = [bid for bid in state["bids"] if bid["mine"]]
     assert [bid["decryption"] for bid in mine] == ["decrypted"]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary")
+def test_both_keys_with_a_client_key_and_an_openssl_signed_manifest(
+        run, ctx, clock, settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A "both keys needed" tender: the bidder seals to an X25519 key ``keygen`` made, with
+    the manifest signed by stock openssl; at the opening it sends its half, two officers
+    their shares, and the platform opens the bid with both."""
+    factories.cheap_password_hashing(monkeypatch)
+    seeded = seed(run, ctx, clock, tmp_path, key_mode="both")
+    made, home = seeded.made, tmp_path / "bidder"
+    pair = factories.bidder_credentials(seeded.bidder).pair
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(pair.signing.certificate.public_bytes(Encoding.PEM))
+    key.write_bytes(pair.signing.key.private_bytes(Encoding.PEM,
+                                                   serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    bid_file = tmp_path / "投标文件.pdf"
+    bid_file.write_bytes(b"%PDF-1.7 both keys" * 1000)
+    declared = ["--tender", str(made.id), "--price", "10990000.00", "--duration-days", "300"]
+
+    with serve(settings, clock.now(), tmp_path) as live:
+        ok(client(home, "--server", live.url, "login", "--p12", str(seeded.p12),
+                  "--no-browser"))
+        ok(client(home, "keygen"))
+        manifest = tmp_path / "manifest.json"
+        ok(client(home, "--server", live.url, "manifest", *declared, "--cert", str(cert),
+                  "-o", str(manifest), str(bid_file)))
+        subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-signer",
+                        str(cert), "-inkey", str(key), "-in", str(manifest), "-out",
+                        str(tmp_path / "manifest.p7s")], check=True, capture_output=True)
+        package = tmp_path / "bid.sealed"
+        out = ok(client(home, "--server", live.url, "seal", *declared, "--p12",
+                        str(seeded.p12), "--signature", str(tmp_path / "manifest.p7s"),
+                        "-o", str(package), str(bid_file)))
+        assert "key mode both" in out
+        ok(client(home, "--server", live.url, "submit", str(package), "--tender",
+                  str(made.id)))
+
+        start_opening(run, ctx, clock, settings, live, made)
+        ok(client(home, "--server", live.url, "login", "--p12", str(seeded.p12),
+                  "--no-browser"))
+        out = ok(client(home, "--server", live.url, "decrypt", "--tender", str(made.id),
+                        "--p12", str(seeded.p12), "--package", str(package)))
+        assert "pending" in out or "decrypted" in out, out
+        for role in ("supervisor", "centre"):
+            officer_home = tmp_path / role
+            ok(client(officer_home, "--server", live.url, "login", "--username",
+                      seeded.officers[role].username))
+            ok(client(officer_home, "--server", live.url, "share", "--tender", str(made.id),
+                      "--enc-p12", str(seeded.enc_files[role])))
+
+    for other in made.bidders[1:]:
+        factories.send_key(run, ctx, other, made.bid_ids[other.username])
+    run(bidding.advance_due, ctx)
+    state = run(bidding.opening_view, ctx, actor=seeded.bidder.actor, tender_id=made.id)
+    mine = [bid for bid in state["bids"] if bid["mine"]]
+    assert [bid["decryption"] for bid in mine] == ["decrypted"], state
+    assert mine[0]["price"] is not None
