@@ -669,13 +669,16 @@ class BidderCredentials:
 def dev_pki() -> Any:
     """The session-wide development PKI (EC P-256 root and issuing CA), made on first use."""
     if not _session_pki:
+        import atexit
+        import shutil
         import tempfile
         from pathlib import Path
 
         from signing.pki import DevPKI
 
-        pki = DevPKI.create(Path(tempfile.mkdtemp(prefix="ebid-test-pki-")), now=PKI_NOW,
-                            families=("ec",))
+        directory = tempfile.mkdtemp(prefix="ebid-test-pki-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)  # its keys lie unencrypted
+        pki = DevPKI.create(Path(directory), now=PKI_NOW, families=("ec",))
         pki.publish_crls("ec", now=PKI_NOW, days=PKI_DAYS)
         _session_pki.append(pki)
     return _session_pki[0]
