@@ -183,16 +183,29 @@ async def _store(
             after={"status": "done", "flags": len(found), "strong": strong, "groups": groups},
             detail={"detector_errors": facts["errors"]},
         )
-        subject = f"tender:{tender.id}"
         if found:
-            await marks.annotate(
-                ctx, actor=SYSTEM, subject=subject, kind=MARK_KIND, audience=MARK_AUDIENCE,
-                level="danger" if strong else "warning", count=len(found),
-                text=f"串标风险 {len(found)}", link=case_link(tender.id),
-            )
             await _open_case(ctx, tender.id, len(found))
-        else:
-            await marks.remove(ctx, actor=SYSTEM, subject=subject, kind=MARK_KIND)
+        await mark_tender(ctx, tender_id=tender.id, flags=len(found), strong=strong)
+
+
+async def mark_tender(ctx: Context, *, tender_id: int, flags: int, strong: int) -> None:
+    """The red mark on the tender: its flags, and its case status when the case moved on
+    (a dismissed case keeps a quiet mark, so a supervisor still sees it was looked at)."""
+    subject = f"tender:{tender_id}"
+    if not flags:
+        await marks.remove(ctx, actor=SYSTEM, subject=subject, kind=MARK_KIND)
+        return
+    case = await Case.get_or_none(tender_id=tender_id)
+    status = case.status if case else CaseStatus.OPEN
+    level = "danger" if strong or status == CaseStatus.REFERRED else "warning"
+    if status == CaseStatus.DISMISSED:
+        level = "info"
+    text = f"串标风险 {flags}" + {CaseStatus.UNDER_REVIEW: "（核查中）",
+                                  CaseStatus.DISMISSED: "（已排除）",
+                                  CaseStatus.REFERRED: "（已移送）"}.get(status, "")
+    await marks.annotate(ctx, actor=SYSTEM, subject=subject, kind=MARK_KIND,
+                         audience=MARK_AUDIENCE, level=level, count=flags, text=text,
+                         link=case_link(tender_id))
 
 
 async def _open_case(ctx: Context, tender_id: int, flags: int) -> None:

@@ -6,8 +6,16 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from collusion.exceptions import CaseNotFound, MoveNotAllowed, ReasonRequired
-from collusion.models import Case, CaseEvent, CaseStatus, Group
-from collusion.services.analysis import scope
+from collusion.models import (
+    Analysis,
+    AnalysisStatus,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Group,
+    StoredFlag,
+)
+from collusion.services.analysis import mark_tender, scope
 from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
 from kernel.context import Context
@@ -91,6 +99,15 @@ async def change_status(
             scope=scope(tender_id) if tender_id is not None else f"collusion:group:{group_key}",
             before={"status": before.value}, after={"status": after.value, "reason": reason},
         )
+        if tender_id is not None:
+            latest = await Analysis.filter(
+                tender_id=tender_id, status=AnalysisStatus.DONE
+            ).order_by("-finished_at", "-id").first()
+            if latest is not None:
+                found = await StoredFlag.filter(analysis_id=latest.id).values_list(
+                    "strength", flat=True)
+                await mark_tender(ctx, tender_id=tender_id, flags=len(found),
+                                  strong=sum(1 for s in found if s == "strong"))
     return case
 
 

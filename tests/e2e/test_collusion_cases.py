@@ -183,3 +183,13 @@ def test_the_case_exports_as_json_and_as_one_html_file(client, run, ctx, world) 
     assert "<style>" in html and "<svg" in html and "王建国" in html
     # Self-contained: no stylesheet, script or image to fetch, no form to post.
     assert "/static/" not in html and "<script" not in html and "<form" not in html
+
+
+def test_the_pages_read_in_english_too(client, run, ctx, world) -> None:
+    made, people = world["tender"], world["people"]
+    browser = _client(client, run, ctx, people["supervisor"])
+    assert re.search(r"Collusion risk \d+", browser.get(f"/tenders/{made.id}?lang=en").text)
+    case = browser.get(f"/supervision/collusion/tenders/{made.id}?lang=en")
+    assert case.status_code == 200
+    assert "Collusion case" in case.text and "Shared passages" in case.text
+    assert "Groups across tenders" in browser.get("/supervision/collusion?lang=en").text

@@ -160,11 +160,15 @@ def test_case_moves_need_reasons_and_follow_the_table(run, ctx, clock, people):
     run(change, ctx, actor=sup, tender_id=made.id, to="under_review")
     run(change, ctx, actor=sup, tender_id=made.id, to="dismissed",
         reason="同一集团内部投标，已另案处理")
+    (mark,) = run(annotations_for, [f"tender:{made.id}"], sup)[f"tender:{made.id}"]
+    assert (mark.level, mark.text) == ("info", "串标风险 1（已排除）")
     run(change, ctx, actor=people["admin"].actor, tender_id=made.id, to="open",
         reason="发现新证据")
     run(change, ctx, actor=sup, tender_id=made.id, to="referred", reason="移送公安机关")
     with pytest.raises(MoveNotAllowed):
         run(change, ctx, actor=sup, tender_id=made.id, to="open", reason="再看看")
+    (mark,) = run(annotations_for, [f"tender:{made.id}"], sup)[f"tender:{made.id}"]
+    assert (mark.level, mark.text) == ("danger", "串标风险 1（已移送）")
     case = run(Case.get, tender_id=made.id)
     events = run(CaseEvent.filter(case_id=case.id).order_by("id").all)
     assert [(e.from_status, e.to_status) for e in events] == [
