@@ -162,6 +162,27 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     assert len(fake.keys_received) == 1  # nothing sent for a bid no longer pending
 
 
+def test_a_new_run_resumes_the_upload_of_one_that_gave_up(run, platform, bidder: Holder,
+                                                          files: list[Path],
+                                                          tmp_path: Path) -> None:
+    fake, url = platform
+    login(run, url, bidder)
+    package = tmp_path / "bid.sealed"
+    assert seal(run, url, bidder, package, files, "--enc-p12", str(bidder.enc_p12)).status == 0
+    fake.drop_puts = {2}
+    submit = ("--lang", "en", "--server", url, "submit", str(package), "--tender",
+              str(TENDER), "--lot", "2")
+    gave_up = run(*submit, "--retries", "0")
+    assert gave_up.status == 1 and "cannot be reached" in gave_up.err
+    state = json.loads(package.with_name("bid.sealed.upload.json").read_text())
+    assert state["upload_id"] in fake.uploads
+    resumed = run(*submit)
+    assert resumed.status == 0, resumed.err
+    assert f"resuming upload {state['upload_id']} at byte 8192" in resumed.err
+    assert len(fake.bids) == 1 and fake.bids[0].package == package.read_bytes()
+    assert fake.uploads == {}
+
+
 def test_both_mode_sends_the_bidders_half(run, platform, bidder: Holder, files: list[Path],
                                           tmp_path: Path, setup, officers) -> None:
     fake, url = platform
