@@ -75,6 +75,9 @@ def decrypt(api: Api, *, tender_id: int, signer: Holder, key: RecipientPrivateKe
             say: Callable[[str], None] = print) -> list[BidResult]:
     """Send the key of each of the caller's pending bids on the tender; their outcomes."""
     state = api.get_json(f"/api/v1/tenders/{tender_id}/opening")
+    if isinstance(state, dict) and state.get("decryption_ends_at"):
+        say(f"opening of tender {tender_id}: {state.get('status')}, decryption window ends "
+            f"{state['decryption_ends_at']}")
     bids = state.get("bids") if isinstance(state, dict) else None
     mine = [bid for bid in bids or [] if isinstance(bid, dict) and bid.get("mine")]
     if not mine:
