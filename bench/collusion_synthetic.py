@@ -2,7 +2,7 @@
 written in the offline folder format, scanned, and scored per detector and for the groups.
 
     .venv/bin/python bench/collusion_synthetic.py [--tenders 30] [--seed 7] [--chars 6000]
-                                                  [--out DIR] [--json]
+                                                  [--subtle] [--out DIR] [--json]
 
 The market: honest firms and a few rings of three. Each tender invites some honest firms; a ring
 joins some tenders with all its members, and in each such tender carries a random subset of the
@@ -272,8 +272,10 @@ def _firm(rng: random.Random, key: str, used: set[str]) -> Firm:
 
 def generate(root: Path, *, seed: int = 7, tenders: int = 30, honest: int = 24, rings: int = 3,
              ring_size: int = 3, invited: int = 6, join: float = 0.4, plant: float = 0.5,
-             chars: int = 6000, items: int = 15, copied: float = 0.3) -> Truth:
-    """Write ``tenders`` folders under ``root`` (tender-01, ...) and return what was planted."""
+             chars: int = 6000, items: int = 15, copied: float = 0.3,
+             subtle: bool = False) -> Truth:
+    """Write ``tenders`` folders under ``root`` (tender-01, ...) and return what was planted.
+    ``subtle`` plants each kind of evidence in a weaker form (see ``_ring_bids``)."""
     rng = random.Random(seed)
     text = _Text(rng)
     keys = [f"f{n:03d}" for n in rng.sample(range(1, 1000), honest + rings * ring_size)]
@@ -320,7 +322,7 @@ def generate(root: Path, *, seed: int = 7, tenders: int = 30, honest: int = 24, 
                 frozenset({rng.choice(KINDS)})
             truth.planted.append(Planted(tender, ring, members, kinds, winner))
             bids.update(_ring_bids(rng, text, firms, members, winner, kinds, documents,
-                                   references, deadline, copied))
+                                   references, deadline, copied, subtle))
         for key, bid in bids.items():
             _write_bid(folder / "bids" / key, firms[key], bid)
         truth.tenders.append(tender)
@@ -370,8 +372,16 @@ def _honest_bid(rng: random.Random, text: _Text, firm: Firm, documents: list[str
 def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members: tuple[str, ...],
                winner: str, kinds: frozenset[str], documents: list[str],
                references: list[tuple[Decimal, Decimal]], deadline: datetime,
-               copied: float) -> dict[str, dict[str, Any]]:
+               copied: float, subtle: bool) -> dict[str, dict[str, Any]]:
+    """The members' bids. ``subtle`` rings are more careful: one office address and host name
+    instead of one machine, half as much copied, one misquote, a third party paying the
+    deposits from its own accounts at different times, one office instead of one project
+    manager, and covers' item prices within 0.5% of the fixed step rather than on it."""
+    if subtle:
+        copied /= 2
     leader = firms[members[0]]
+    agent = f"{leader.name[:2]}商务咨询有限公司"  # the ring's own, not the other rings'
+
     leader_text = text.paragraphs(sum(map(len, documents)) // 2)
     winner_units = _bill(rng, references, rng.uniform(0.80, 0.85))
     machine_at = deadline - timedelta(minutes=rng.randint(60, 3 * 24 * 60))
@@ -379,7 +389,7 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
     paid_together = deadline - timedelta(days=2, minutes=rng.randint(0, 3 * 24 * 60))
     # The ring's one careless writer misquotes a few tender paragraphs; every member's bid
     # carries the same misquotes.
-    wrong = rng.sample(documents, min(3, len(documents)))
+    wrong = rng.sample(documents, min(1 if subtle else 3, len(documents)))
     misquoted = [_misquote(rng, paragraph) for paragraph in wrong]
     bids = {}
     covers = [m for m in members if m != winner]
@@ -390,7 +400,8 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
             bid["units"] = winner_units
         elif "prices" in kinds:
             step = Decimal(1) + STEP * (covers.index(member) + 1)
-            bid["units"] = [(u * step).quantize(Decimal("0.01")) for u in winner_units]
+            bid["units"] = [(u * step * _jitter(rng, 0.005 if subtle else 0)).quantize(
+                Decimal("0.01")) for u in winner_units]
         else:
             bid["units"] = _bill(rng, references, rng.uniform(0.92, 1.0))
         bid["price"] = _total(references, bid["units"])
@@ -401,19 +412,31 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
             bid["paragraphs"] = [p for p in documents if rng.random() < 0.5] + own
         if "errors" in kinds:
             bid["paragraphs"] = [p for p in bid["paragraphs"] if p not in wrong] + misquoted
-        if "machine" in kinds:
+        if "machine" in kinds and subtle:
+            # One office: its network address and the leader's laptop name, not its hardware.
+            bid.update(hostname=leader.hostname, ip=machine_ip,
+                       at=machine_at + timedelta(minutes=rng.randint(0, 30)))
+        elif "machine" in kinds:
             # One machine, one copy of Word: every member's proposal is a DOCX by one author.
             bid.update(mac=leader.mac, disk=leader.disk, hostname=leader.hostname,
                        ip=machine_ip, creator=leader.legal_rep, company=leader.name, docx=True,
                        at=machine_at + timedelta(minutes=rng.randint(0, 30)))
-        if "deposit" in kinds:
+        if "deposit" in kinds and subtle:
+            bid["payer_name"] = agent  # an agent paying for the ring
+        elif "deposit" in kinds:
             # One clerk pays every member's deposit from one account, one after the other.
             bid["account"] = leader.account
             bid["paid_at"] = paid_together + timedelta(seconds=45 * members.index(member))
-        if "staff" in kinds:
+        if "staff" in kinds and subtle:
+            bid["address"] = leader.address
+        elif "staff" in kinds:
             bid["manager"] = leader.manager
         bids[member] = bid
     return bids
+
+
+def _jitter(rng: random.Random, spread: float) -> Decimal:
+    return Decimal(str(round(rng.uniform(1 - spread, 1 + spread), 6))) if spread else Decimal(1)
 
 
 def _ip(rng: random.Random) -> str:
@@ -470,11 +493,13 @@ def _write_bid(folder: Path, firm: Firm, bid: dict[str, Any]) -> None:
     _write_json(folder / "bid.json", {
         "bidder": {"name": firm.name, "credit_code": f"91{firm.key.upper():0>16}",
                    "legal_rep": firm.legal_rep, "phone": firm.phone, "email": firm.email,
-                   "address": firm.address, "project_manager": bid["manager"]},
+                   "address": bid.get("address", firm.address),
+                   "project_manager": bid["manager"]},
         "price": str(bid["price"]),
         "submitted_at": bid["at"].isoformat(),
         "fingerprint": fingerprint,
-        "deposit": {"payer_account": bid["account"], "payer_name": firm.name,
+        "deposit": {"payer_account": bid["account"],
+                    "payer_name": bid.get("payer_name", firm.name),
                     "paid_at": bid["paid_at"].isoformat()},
         "items": [{"code": f"0401{i:05d}", "description": f"清单项{i}", "unit_price": str(u)}
                   for i, u in enumerate(bid["units"], 1)],
@@ -633,12 +658,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chars", type=int, default=6000,
                         help="characters of tender documents; bids are about as long")
+    parser.add_argument("--subtle", action="store_true",
+                        help="plant weaker evidence (one office instead of one machine, ...)")
     parser.add_argument("--out", type=Path, help="keep the generated folders here")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ebid-collusion-synth-") as scratch:
         root = args.out or Path(scratch)
-        truth = generate(root, seed=args.seed, tenders=args.tenders, chars=args.chars)
+        truth = generate(root, seed=args.seed, tenders=args.tenders, chars=args.chars,
+                         subtle=args.subtle)
         report = evaluate(root, truth)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
