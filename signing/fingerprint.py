@@ -29,6 +29,7 @@ VIRTUAL_OUIS = frozenset({
     "00:15:5d",  # Microsoft Hyper-V
     "00:1c:42",  # Parallels
     "00:16:3e",  # Xen
+    "00:0f:4b", "00:21:f6",  # Oracle VM
     "52:54:00",  # QEMU / KVM
     "00:03:ff",  # Microsoft Virtual PC
     "00:05:9a",  # Cisco AnyConnect virtual adapter
@@ -44,13 +45,18 @@ PLACEHOLDERS = frozenset({
     "CHASSIS SERIAL NUMBER", "SERIAL NUMBER", "SERIAL", "SN", "0123456789", "123456789",
     "1234567890", "12345678", "01234567890", "ABCDEFGHIJ", "XXXXXXXXXX", "SYSTEM PRODUCT NAME",
     "TO BE FILLED", "FILLED BY OEM", "STANDARD", "BOARD SERIAL", "MB-1234567890",
+    "0123456789ABCDEF", "123456789ABCDEF", "SERIALNUMBER", "NONE SPECIFIED",
 })
 
-# Host names operating systems and images ship with: many unrelated machines answer to them.
+# Host names operating systems, OEM pre-installs and the cloned "ghost" Windows images common on
+# Chinese office PCs ship with: many unrelated machines answer to them.
 DEFAULT_HOSTNAMES = frozenset({
     "localhost", "localhost.localdomain", "localhost6", "(none)", "ubuntu", "debian", "kali",
     "fedora", "centos", "archlinux", "raspberrypi", "pc", "user-pc", "admin-pc", "desktop",
     "computer", "windows", "win", "mypc", "my-pc", "home-pc", "administrator", "user",
+    "administrator-pc", "owner-pc", "windows-pc", "win-pc", "ylmf-pc", "deepin-pc",
+    "lenovo-pc", "dell-pc", "hp-pc", "acer-pc", "asus-pc", "thinkpad", "macbook",
+    "macbook-pro", "macbook-air", "imac",
 })
 
 # QEMU numbers its emulated disks QM00001, QM00002, ... on every virtual machine.

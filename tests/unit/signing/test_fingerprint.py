@@ -99,7 +99,8 @@ def test_machine_ids_take_one_spelling() -> None:
 
 def test_host_names() -> None:
     assert normalise("hostname", "Finance-PC07.corp.example.") == "finance-pc07.corp.example"
-    for shared in ("localhost", "localhost.localdomain", "ubuntu", "USER-PC", "raspberrypi"):
+    for shared in ("localhost", "localhost.localdomain", "ubuntu", "USER-PC", "raspberrypi",
+                   "YLMF-PC", "Lenovo-PC"):
         assert normalise("hostname", shared) is None
 
 
