@@ -2,6 +2,7 @@
 
 from collusion.services.analysis import (
     MARK_KIND,
+    analyse_tenders,
     case_link,
     combine_scores,
     request_analysis,
@@ -16,6 +17,7 @@ __all__ = [
     "CASE_MOVES",
     "LABELS",
     "MARK_KIND",
+    "analyse_tenders",
     "case_link",
     "case_view",
     "change_status",

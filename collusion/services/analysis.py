@@ -14,6 +14,7 @@ from typing import Any
 import anyio.to_thread
 from tortoise.transactions import in_transaction
 
+from bidding.exceptions import TenderNotFound
 from bidding.services import analysis as bidding_analysis
 from collusion import graph
 from collusion.base import Detector, Flag, History, TenderSnapshot
@@ -173,7 +174,7 @@ async def _store(
                 groups += 1
         analysis.status = AnalysisStatus.DONE
         analysis.finished_at = now
-        analysis.facts = facts
+        analysis.facts = {**facts, "flags": len(found)}
         analysis.error = "; ".join(f"{k}: {v}" for k, v in sorted(facts["errors"].items()))
         await analysis.save(update_fields=["status", "finished_at", "facts", "error"])
         strong = sum(1 for _, f in found if f.strength == "strong")
@@ -233,3 +234,26 @@ async def run_queued(ctx: Context, *, limit: int = 20) -> int:
         if await run_analysis(ctx, analysis_id=analysis.id) is not None:
             done += 1
     return done
+
+
+async def analyse_tenders(
+    ctx: Context, *, tender_ids: Sequence[int] | None = None
+) -> list[tuple[int, Analysis | None]]:
+    """Analyse the given opened tenders now (again, after a detector changed), or with None
+    every opened tender that has no analysis yet (tenders opened before collusion was on).
+    A tender that is not opened gives (id, None)."""
+    if tender_ids is None:
+        opened = [t.id for t in await bidding_analysis.past_tenders_for_analysis()]
+        done = set(await Analysis.filter(tender_id__in=opened).values_list(
+            "tender_id", flat=True))
+        tender_ids = [t for t in opened if t not in done]
+    out: list[tuple[int, Analysis | None]] = []
+    for tender_id in tender_ids:
+        try:
+            await bidding_analysis.opened_bids_for_analysis(tender_id)
+        except TenderNotFound:
+            out.append((tender_id, None))
+            continue
+        analysis = await request_analysis(ctx, tender_id=tender_id)
+        out.append((tender_id, await run_analysis(ctx, analysis_id=analysis.id) or analysis))
+    return out

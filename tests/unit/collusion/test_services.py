@@ -221,3 +221,30 @@ def test_report_is_plain_json(run, ctx, clock, people):
     assert report["tender"]["code"] == made.code
     assert report["flags"][0]["names"] and "C30" in text
     assert report["case"]["history"][0]["to"] == "open"
+
+
+def test_analyse_tenders_backfills_and_reruns(run, ctx, clock, people):
+    made = _opened(run, ctx, clock, people)
+    draft = factories.make_tender(run, ctx, clock, people["agency"], state="draft")
+    # Opened before collusion was on: no analysis on file.
+    run(Analysis.filter(tender_id=made.id).delete)
+    (found,) = run(services.analyse_tenders, ctx)
+    assert found[0] == made.id and found[1].status == AnalysisStatus.DONE
+    assert run(services.analyse_tenders, ctx) == []  # nothing left to backfill
+    again = run(services.analyse_tenders, ctx, tender_ids=[made.id, draft.id])
+    assert again[0][1].id != found[1].id and again[1] == (draft.id, None)
+
+
+def test_the_analyse_command_runs_on_the_platform_database(run, ctx, clock, people, settings):
+    import os
+    import subprocess
+    import sys
+
+    made = _opened(run, ctx, clock, people)
+    env = {**os.environ, "EBID_DATABASE_URL": settings.database_url,
+           "EBID_DATA_DIR": str(settings.data_dir)}
+    done = subprocess.run([sys.executable, "-m", "ebid.cli", "collusion", "analyse",
+                           str(made.id)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"tender {made.id}: analysis" in done.stdout and "done" in done.stdout
+    assert run(Analysis.filter(tender_id=made.id).count) == 2
