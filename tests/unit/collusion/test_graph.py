@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from itertools import combinations
 
 import pytest
 
@@ -98,3 +99,17 @@ def test_svg_of_a_larger_group_draws_every_member() -> None:
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert {"a", "b", "c"} <= set(texts) and "d" not in texts
     assert any(t and t.startswith("机器") for t in texts)
+
+
+def test_things_every_firm_shares_are_spread_out_inside_the_picture() -> None:
+    things = [{"kind": "machine", "id": f"m{n}", "label": f"m{n}"} for n in range(4)]
+    (group,) = find_groups([flag("same_machine", ("a", "b", "c"), 0.99, entities=things)])
+    root = ET.fromstring(graph_svg(group))
+    width, height = (float(v) for v in root.attrib["viewBox"].split()[2:])
+    squares = [(float(r.attrib["x"]), float(r.attrib["y"]))
+               for r in root.iter("{http://www.w3.org/2000/svg}rect") if "x" in r.attrib]
+    assert len(squares) == 4 and len(set(squares)) == 4
+    for x, y in squares:
+        assert 0 <= x <= width - 16 and 0 <= y <= height - 16
+    for left, right in combinations(squares, 2):
+        assert abs(left[0] - right[0]) + abs(left[1] - right[1]) > 30, "things overlap"
