@@ -21,6 +21,7 @@ from collusion.base import (
     History,
     Strength,
     TenderSnapshot,
+    pair_key,
 )
 
 SAME_ACCOUNT = 0.95
@@ -37,8 +38,10 @@ class SharedDeposit:
     title_en = "Deposits from the same account"
     strength: Strength = "strong"
 
-    def __init__(self, *, together_seconds: float = 60.0, min_score: float = 0.5) -> None:
+    def __init__(self, *, together_seconds: float = 60.0, max_chance_pairs: float = 0.5,
+                 min_score: float = 0.5) -> None:
         self.together_seconds = together_seconds
+        self.max_chance_pairs = max_chance_pairs
         self.min_score = min_score
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
@@ -46,14 +49,37 @@ class SharedDeposit:
         for bid in sorted(tender.bids, key=lambda b: b.key):
             if bid.deposit is not None and bid.key not in paid:
                 paid[bid.key] = bid
+        chance = _chance_pairs(list(paid.values()), self.together_seconds)
         flags = []
-        for a, b in combinations(sorted(paid), 2):
-            flag = self._pair(paid[a], paid[b])
+        for a, b in sorted(self._candidates(list(paid.values()))):
+            flag = self._pair(paid[a], paid[b], chance)
             if flag is not None and flag.score >= self.min_score:
                 flags.append(flag)
         return flags
 
-    def _pair(self, a: BidSnapshot, b: BidSnapshot) -> Flag | None:
+    def _candidates(self, bids: list[BidSnapshot]) -> set[tuple[str, str]]:
+        """The pairs that can share anything: through an index per reason and a sweep over the
+        payment times, so a tender of a thousand bids is not half a million comparisons."""
+        index: dict[tuple[str, str], set[str]] = {}
+        for bid in bids:
+            assert bid.deposit is not None
+            if bid.deposit.payer_account:
+                index.setdefault(("account", bid.deposit.payer_account), set()).add(bid.key)
+            # A payer's name meets the same name as another deposit's payer or as a bidder.
+            for name in {_name(bid.deposit.payer_name), _name(bid.bidder.name)} - {""}:
+                index.setdefault(("name", name), set()).add(bid.key)
+        pairs = {pair_key(a, b) for keys in index.values() if len(keys) > 1
+                 for a, b in combinations(sorted(keys), 2)}
+        timed = sorted((bid.deposit.paid_at.timestamp(), bid.key) for bid in bids
+                       if bid.deposit is not None and bid.deposit.paid_at is not None)
+        start = 0
+        for end, (moment, key) in enumerate(timed):
+            while moment - timed[start][0] > self.together_seconds:
+                start += 1
+            pairs.update(pair_key(other, key) for _, other in timed[start:end])
+        return pairs
+
+    def _pair(self, a: BidSnapshot, b: BidSnapshot, chance: float) -> Flag | None:
         assert a.deposit is not None and b.deposit is not None
         reasons: list[dict[str, Any]] = []
         entities: list[dict[str, str]] = []
@@ -80,8 +106,14 @@ class SharedDeposit:
             apart = abs(when_a.timestamp() - when_b.timestamp())
             if apart <= self.together_seconds:
                 reasons.append({"reason": "paid_together", "seconds_apart": round(apart, 1),
+                                "pairs_expected_by_chance": round(chance, 3),
                                 "weight": PAID_TOGETHER})
         if not reasons:
+            return None
+        # Payments crowd together before a deadline: where several pairs of the tender's
+        # deposits would fall within the window by chance, one such pair alone says nothing.
+        if chance > self.max_chance_pairs and all(r["reason"] == "paid_together"
+                                                  for r in reasons):
             return None
         remaining = 1.0
         for reason in reasons:
@@ -95,6 +127,18 @@ class SharedDeposit:
                       "entities": entities},
             summary="保证金" + "、".join(_REASON_ZH[str(r["reason"])] for r in reasons),
         )
+
+
+def _chance_pairs(bids: list[BidSnapshot], window: float) -> float:
+    """How many pairs of these deposits would be paid within ``window`` seconds of each other
+    if the payments were spread evenly and independently over the time they took."""
+    times = sorted(b.deposit.paid_at.timestamp() for b in bids
+                   if b.deposit is not None and b.deposit.paid_at is not None)
+    if len(times) < 2:
+        return 0.0
+    span = max(times[-1] - times[0], window)
+    pairs = len(times) * (len(times) - 1) / 2
+    return pairs * min(1.0, 2 * window / span)
 
 
 _REASON_ZH = {"same_account": "从同一账户缴纳", "same_third_party_payer": "由同一第三方缴纳",

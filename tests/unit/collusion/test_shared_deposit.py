@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from collusion.base import Bidder, BidSnapshot, Deposit, TenderSnapshot
 from collusion.detectors.shared_deposit import SharedDeposit
 from collusion.offline import hash_account
@@ -63,11 +65,23 @@ def test_each_paying_its_own_deposit_is_not_flagged() -> None:
 def test_deposits_paid_within_a_minute_are_supporting_evidence() -> None:
     flags = detect(bid("a", "甲公司", "1", "甲公司", paid_at=PAID),
                    bid("b", "乙公司", "2", "乙公司", paid_at=PAID + timedelta(seconds=40)),
-                   bid("c", "丙公司", "3", "丙公司", paid_at=PAID + timedelta(seconds=130)))
+                   bid("c", "丙公司", "3", "丙公司", paid_at=PAID + timedelta(seconds=130)),
+                   bid("d", "丁公司", "4", "丁公司", paid_at=PAID + timedelta(days=3)))
     assert [(f.bidders, f.strength, f.score) for f in flags] == [(("a", "b"), "supporting", 0.5)]
-    assert flags[0].evidence["reasons"] == [
-        {"reason": "paid_together", "seconds_apart": 40.0, "weight": 0.5}]
+    (reason,) = flags[0].evidence["reasons"]
+    assert reason["reason"] == "paid_together" and reason["seconds_apart"] == 40.0
+    assert reason["pairs_expected_by_chance"] == pytest.approx(6 * 120 / (3 * 86400), abs=1e-3)
     # With one account as well, the flag is strong and stronger.
     both = detect(bid("a", "甲公司", "1", "甲公司", paid_at=PAID),
                   bid("b", "乙公司", "1", "乙公司", paid_at=PAID + timedelta(seconds=40)))
     assert [(f.strength, f.score) for f in both] == [("strong", 1 - 0.05 * 0.5)]
+
+
+def test_in_a_crowd_of_payments_paying_together_alone_is_no_evidence() -> None:
+    crowd = [bid(f"{n:02d}", f"公司{n}", str(n), f"公司{n}",
+                 paid_at=PAID + timedelta(seconds=20 * n)) for n in range(30)]
+    assert detect(*crowd) == []
+    crowd[1] = bid("01", "公司1", "0", "公司1", paid_at=PAID + timedelta(seconds=20))
+    (flag,) = detect(*crowd)
+    assert flag.bidders == ("00", "01") and flag.strength == "strong"
+    assert [r["reason"] for r in flag.evidence["reasons"]] == ["same_account", "paid_together"]
