@@ -40,6 +40,7 @@ KIND_ZH = {"doc_id": "文件标识", "serial": "软件序列号", "name_inside":
            "image": "相同图片", "author": "作者", "last_modified_by": "最后修改人",
            "company": "单位", "created": "创建时间接近", "modified": "修改时间接近",
            "software": "生成软件"}
+ENTITY = {"author": "person", "last_modified_by": "person", "serial": "machine"}
 # Values that many unrelated computers carry: installers' defaults and pirated Windows builds.
 GENERIC = frozenset(normalise_str(v) for v in (
     "administrator", "admin", "user", "owner", "pc", "microsoft", "microsoft office user",
@@ -153,9 +154,14 @@ class FileMetadata:
         for kind in kinds:
             same = [entry for entry in entries if entry["kind"] == kind]
             shown += same[:self.max_examples]
+        # People and installations become nodes of the relationship graph (collusion/graph.py).
+        entities = sorted({(ENTITY[e["kind"]], normalise_str(e["value"]) or e["value"], e["value"])
+                           for e in entries if e["kind"] in ENTITY})
         evidence = {"shared": shown, "counts": {kind: sum(e["kind"] == kind for e in entries)
                                                 for kind in kinds},
-                    "kinds": kinds}
+                    "kinds": kinds,
+                    "entities": [{"kind": kind, "id": ident, "label": label}
+                                 for kind, ident, label in entities]}
         summary = f"{pair[0]} 与 {pair[1]} 的文件属性相同：" + "、".join(KIND_ZH[k] for k in kinds)
         return Flag(detector=self.name, bidders=pair, score=score, strength=self.strength,
                     evidence=evidence, summary=summary)

@@ -11,6 +11,7 @@ A passage counts however many bids share it: a ring is several bids.
 
 from __future__ import annotations
 
+import math
 import typing
 from collections import defaultdict
 from dataclasses import dataclass
@@ -42,7 +43,8 @@ class SharedPassages:
 
     def __init__(self, *, k: int = winnow.K, w: int = winnow.W, min_passage: int = 30,
                  min_shared_chars: int = 200, min_share: float = 0.02,
-                 min_shared_chars_alone: int = 3000, max_passages: int = 10,
+                 min_shared_chars_alone: int = 3000, full_share: float = 0.2,
+                 chars_scale: float = 2000.0, max_passages: int = 10,
                  max_excerpt: int = 300) -> None:
         self.k = k
         self.w = w
@@ -50,6 +52,8 @@ class SharedPassages:
         self.min_shared_chars = min_shared_chars
         self.min_share = min_share
         self.min_shared_chars_alone = min_shared_chars_alone
+        self.full_share = full_share
+        self.chars_scale = chars_scale
         self.max_passages = max_passages
         self.max_excerpt = max_excerpt
 
@@ -92,10 +96,14 @@ class SharedPassages:
         shared = min(shared_i, shared_j)
         share_i = min(1.0, shared_i / own[i]) if own[i] else 0.0
         share_j = min(1.0, shared_j / own[j]) if own[j] else 0.0
-        score = max(share_i, share_j)
+        share = max(share_i, share_j)
         if shared < self.min_shared_chars or (
-                score < self.min_share and shared < self.min_shared_chars_alone):
+                share < self.min_share and shared < self.min_shared_chars_alone):
             return None
+        # How sure, not how much: a fifth of a bid's own text, or a few pages of it, copied from
+        # a competitor is already as damning as it gets.
+        score = max(min(1.0, share / self.full_share),
+                    1.0 - math.exp(-shared / self.chars_scale))
         if key_i > key_j:
             key_i, key_j, share_i, share_j = key_j, key_i, share_j, share_i
             pairs = [(b, a) for a, b in pairs]

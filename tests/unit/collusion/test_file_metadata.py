@@ -42,6 +42,9 @@ def test_same_author_serial_and_image_flag_the_pair_with_evidence() -> None:
     author = next(e for e in flag.evidence["shared"] if e["kind"] == "author")
     assert author == {"kind": "author", "value": "王工", "file_a": "a.docx", "file_b": "b.docx",
                       "bidder_a": "A", "bidder_b": "B"}
+    assert flag.evidence["entities"] == [
+        {"kind": "machine", "id": "icvabcdef0123", "label": "ICV=ABCDEF0123"},
+        {"kind": "person", "id": "王工", "label": "王工"}]
     json.dumps(flag.as_json(), ensure_ascii=False)
 
 
