@@ -42,7 +42,8 @@ ALLOWED_IN: dict[str, frozenset[S]] = {
     "send_share": frozenset({S.OPENING}),
     "object_candidates": frozenset({S.PUBLICITY}),
     "answer_objection": frozenset(S),
-    "record_deposit": frozenset({S.OPENED, S.FAILED}),
+    # From the opening on (the agency then may know who bid), so the record can show it.
+    "record_deposit": frozenset({S.OPENING, S.OPENED, S.FAILED}),
     "enter_ranking": frozenset({S.OPENED}),
     "file_report": frozenset({S.AWARDED, S.CONTRACTED}),
     "rerun": frozenset({S.FAILED}),

@@ -290,3 +290,17 @@ def test_both_mode_a_wrong_half_is_handed_back_while_the_window_lasts(
         factories.send_key(run, ctx, a, a_bid, data_key=bytes(32))
     assert factories.send_key(run, ctx, a, a_bid).decryption == Decryption.DECRYPTED
     assert run(Tender.get, id=made.id).status == TenderStatus.OPENED
+
+
+def test_deposits_recorded_during_the_opening_are_in_the_record(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    made, _ = sealed_tender(run, ctx, clock, agency)
+    a = made.bidders[0]
+    start(run, ctx, clock, made)
+    run(services.record_deposit, ctx, actor=agency.actor, tender_id=made.id,
+        registration_id=made.registration_ids[a.username], received=True)
+    factories.decrypt_bids(run, ctx, made)
+    rows = {r["bid_id"]: r for r in run(OpeningRecord.get, tender_id=made.id).rows}
+    assert rows[made.bid_ids[a.username]]["deposit"] == "received"
+    assert {r["deposit"] for r in rows.values()} == {"received", "unknown"}
