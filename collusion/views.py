@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,6 +14,8 @@ from collusion.exceptions import CaseNotFound
 from kernel.http import actor_of, form_of
 
 _GROUP_KEY = re.compile(r"g-[0-9a-f]{16}")
+# The pages link it; the downloadable report carries it inline, so the file stands alone.
+STYLES = Path(__file__).resolve().parent.parent / "static" / "collusion.css"
 
 
 def _render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
@@ -72,7 +75,8 @@ async def tender_report_html(request: Request) -> Response:
     inline SVG), so it can be filed or sent on as a single file."""
     tender_id = _tender_id(request)
     view = await services.case_view(actor_of(request), tender_id)
-    answer = _render(request, "collusion/report.html", present.case_page(view))
+    answer = _render(request, "collusion/report.html", {
+        **present.case_page(view), "inline_css": STYLES.read_text(encoding="utf-8")})
     answer.headers["content-disposition"] = (
         f'attachment; filename="collusion-tender-{tender_id}.html"')
     return answer

@@ -135,6 +135,8 @@ def test_the_case_page_shows_the_evidence(client, run, ctx, world) -> None:
     assert html.count("第3节 本工程第3施工段") >= 2
     assert html.count("<svg") >= 2  # the price chart and the group's graph
     assert "估算价" in html and "最高限价" in html
+    # The pages' styles come from a file: the CSP (style-src 'self') ignores inline <style>.
+    assert "<style" not in html and "/static/collusion.css" in html
     group = re.search(r'/supervision/collusion/groups/(g-[0-9a-f]{16})', html)
     assert group, "the case page links the group"
     group_page = browser.get(group.group(0))
