@@ -19,7 +19,6 @@ from kernel.context import Context
 from kernel.errors import InvalidInput
 from kernel.http import PUBLIC, api
 from signing import log
-from signing.login_api import login_api_routes
 from signing.models import SignedHead
 
 __all__ = ["api_routes"]
@@ -147,5 +146,4 @@ api_routes: list[Route] = [
         roles=PUBLIC),
     api("/api/v1/log/proof/consistency", proof_consistency, name="signing:api-log-consistency",
         roles=PUBLIC),
-    *login_api_routes,
 ]

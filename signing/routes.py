@@ -1,6 +1,6 @@
-"""Signing routes: the centre admin's pages and the certificate login link.
+"""Signing routes: the centre admin's pages, and certificate login (its link and its API).
 
-The receipts log's JSON API is in signing.api, certificate login's in signing.login_api.
+The receipts log's JSON API is in signing.api, apart: everything there is public and read-only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute
 from kernel.accounts.models import Role
 from kernel.http import ANY_USER, PUBLIC, page
 from signing import views
+from signing.login_api import login_api_routes
 
 ADMIN = {Role.ADMIN}
 
@@ -21,4 +22,5 @@ routes: list[BaseRoute] = [
     # 我的证书: each user's own certificates (officers register their encryption certificate).
     page("/account/certificates", views.my_certificates, name="signing:certificates",
          roles=ANY_USER, methods=("GET", "POST")),
+    *login_api_routes,
 ]

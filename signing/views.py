@@ -68,8 +68,10 @@ async def admin_cas(request: Request) -> Response:
     return redirect(f"/admin/cas?done={action}")
 
 
+# No ": " in this docstring: Starlette reads endpoint docstrings as YAML for OpenAPI, and a
+# mapping there would list this page among the API's paths.
 async def login_link(request: Request) -> Response:
-    """The one-time link ebid-client opens: a browser session, like a password login's."""
+    """The one-time link ebid-client opens gives the browser a session, as the login form does."""
     ctx = _ctx(request)
     try:
         token = await login.use_login_link(
