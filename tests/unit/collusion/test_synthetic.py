@@ -94,3 +94,14 @@ def test_the_generator_is_deterministic(tmp_path: Path) -> None:
     for path in sorted((tmp_path / "one").rglob("*")):
         twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
         assert path.is_dir() or path.read_bytes() == twin.read_bytes(), path
+
+
+def test_subtle_rings_never_pull_honest_bidders_into_a_group(tmp_path: Path) -> None:
+    synthetic = bench()
+    truth = synthetic.generate(tmp_path, seed=5, tenders=6, honest=10, invited=5, join=0.7,
+                               plant=0.6, chars=2000, subtle=True)
+    report = synthetic.evaluate(tmp_path, truth)
+    assert report["failed"] == []
+    assert report["honest_bids_in_groups"] == 0
+    assert report["honest_firms_in_series_groups"] == []
+    assert report["group_pairs"]["precision"] in (None, 1.0)
