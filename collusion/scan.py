@@ -129,6 +129,10 @@ def run_scan(folder: str | Path, *, as_json: bool = False, out: TextIO | None = 
     except ScanFormatError as error:
         print(f"ebid collusion scan: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder or file the scan may not read
+        print(f"ebid collusion scan: {error.filename or folder}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
     log.info("read %s: %d bid(s), %d tender document(s); identifiers hashed under %s",
              folder, len(tender.bids), len(tender.documents), which)
     result = scan(tender)

@@ -127,3 +127,18 @@ def test_a_failing_detector_exits_1_and_keeps_the_others_findings(
     assert status == 1
     assert [f["detector"] for f in json.loads(out.getvalue())["flags"]] == ["same_machine"]
     assert "detector broken failed" in caplog.text and "boom" in caplog.text
+
+
+def test_an_unreadable_folder_exits_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    from collusion import scan as scan_module
+
+    root = tmp_path / "t"
+    write_bid(root, "a", {}, "甲")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(root / "bids"))
+
+    monkeypatch.setattr("collusion.offline.load_folder", refuse)
+    monkeypatch.setenv("EBID_DATA_DIR", str(tmp_path / "data"))
+    assert scan_module.run_scan(root) == 2
+    assert f"{root / 'bids'}: Permission denied" in capsys.readouterr().err
