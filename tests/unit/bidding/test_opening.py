@@ -18,6 +18,7 @@ import pytest
 from bidding import services
 from bidding.exceptions import (
     BadKeySignature,
+    BidNotFound,
     DecryptionWindowClosed,
     KeyNotExpected,
     SharesTooEarly,
@@ -248,7 +249,7 @@ def test_refusals_name_their_reason(run: Any, ctx: Any, clock: Any,
         run(services.submit_key, ctx, actor=a.actor, tender_id=made.id, bid_id=a_bid,
             data_key=message["data_key"], signature=other["signature"])
     # Someone else's bid is not found, whoever asks.
-    with pytest.raises(services.opening.BidNotFound):
+    with pytest.raises(BidNotFound):
         run(services.submit_key, ctx, actor=b.actor, tender_id=made.id, bid_id=a_bid, **message)
     # A share from the wrong officer, and a tampered one.
     index, share = factories.officer_share(run, officers["agency"], made.id)

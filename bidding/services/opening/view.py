@@ -1,0 +1,88 @@
+"""The opening as the page and GET .../opening show it, and the signed record's download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bidding import states
+from bidding.exceptions import TenderNotFound
+from bidding.models import (
+    Bid,
+    BidStatus,
+    Objection,
+    ObjectionStage,
+    OpeningIncident,
+    OpeningRecord,
+    Tender,
+    TenderStatus,
+)
+from bidding.services.opening.common import OPENED_OK
+from kernel.accounts import services as accounts
+from kernel.accounts.actor import Actor
+from kernel.accounts.models import Role
+from kernel.context import Context
+from signing import opening_shares
+
+# -- the read side --------------------------------------------------------------------------
+
+
+async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[str, Any]:
+    """What the opening page and GET .../opening show a logged-in viewer. Before the opening
+    (a sealed state) nothing about the bids; from OPENING on every bidder's name and
+    decryption state, and each price once its bid is opened."""
+    tender = await Tender.get_or_none(id=tender_id)
+    is_owner = actor.has(Role.AGENCY) and actor.organization_id == (tender and tender.agency_id)
+    if tender is None or (tender.status == TenderStatus.DRAFT
+                          and not (is_owner or actor.has(Role.SUPERVISOR))):
+        raise TenderNotFound()
+    count = await opening_shares.share_count(tender_id)
+    sealed = states.is_sealed(tender.status)
+    out: dict[str, Any] = {
+        "tender_id": tender.id, "status": tender.status.value, "mode": tender.key_mode.value,
+        "deadline_at": tender.deadline_at, "decryption_ends_at": tender.decryption_ends_at,
+        "now": ctx.clock.now(), "bids": [], "objections": [], "incidents": [],
+        "shares": {"submitted": count.submitted if not sealed else 0,
+                   "threshold": count.threshold},
+        "record": None,
+    }
+    if sealed:
+        return out
+    bids = await Bid.filter(tender_id=tender.id, status=BidStatus.SUBMITTED).prefetch_related(
+        "lot").order_by("submitted_at", "id")
+    objections = await Objection.filter(tender_id=tender.id,
+                                        stage=ObjectionStage.OPENING).order_by("raised_at")
+    orgs = await accounts.organizations_by_ids(
+        {b.organization_id for b in bids} | {o.organization_id for o in objections})
+    for bid in bids:
+        opened = bid.decryption in OPENED_OK
+        out["bids"].append({
+            "bid_id": bid.id, "lot": bid.lot.number,
+            "bidder": orgs[bid.organization_id].name if bid.organization_id in orgs else "",
+            "decryption": bid.decryption.value, "detail": bid.decryption_detail,
+            "price": str(bid.price) if opened and bid.price is not None else None,
+            "mine": actor.has(Role.BIDDER) and actor.organization_id == bid.organization_id,
+            "package_sha256": bid.sha256,
+        })
+    out["objections"] = [
+        {"id": o.id, "by": orgs[o.organization_id].name if o.organization_id in orgs else "",
+         "text": o.text, "raised_at": o.raised_at, "answer": o.answer,
+         "answered_at": o.answered_at}
+        for o in objections
+    ]
+    out["incidents"] = [
+        {"bid_id": i.bid_id, "kind": i.kind, "detail": i.detail, "created_at": i.created_at}
+        for i in await OpeningIncident.filter(tender_id=tender.id).order_by("id")
+    ]
+    record = await OpeningRecord.get_or_none(tender_id=tender.id)
+    if record is not None:
+        out["record"] = {"sha256": record.sha256, "rows": record.rows,
+                         "signed": record.signature is not None}
+    return out
+
+
+async def signed_record(tender_id: int) -> bytes:
+    """The signed opening record (CMS DER, the JSON attached): public once the opening ended."""
+    record = await OpeningRecord.get_or_none(tender_id=tender_id)
+    if record is None or record.signature is None:
+        raise TenderNotFound()
+    return bytes(record.signature)
