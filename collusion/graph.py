@@ -20,7 +20,8 @@ import networkx as nx
 
 from collusion.base import Flag, pair_key
 
-__all__ = ["ENTITY_KINDS", "Group", "build_graph", "combine", "find_groups", "graph_svg"]
+__all__ = ["ENTITY_KINDS", "Group", "build_graph", "combine", "find_groups", "graph_svg",
+           "group_key"]
 
 ENTITY_KINDS = ("machine", "person", "account", "address", "phone", "email")
 # Supporting evidence (metadata, a shared host name) is easily explained away one item at a
