@@ -375,12 +375,33 @@ async def complete(
     directory = _dir(ctx, upload_id)
     upload = await anyio.to_thread.run_sync(_read_meta, directory)
     _owned(upload, actor)
-    if upload.bid_id is not None:
-        bid = await sealed_bid_for_owner(ctx, actor=actor, tender_id=upload.tender_id,
-                                         bid_id=upload.bid_id)
-        return Completed(bid.id, bytes(bid.receipt or b""), False)
-    await _check_live(ctx, upload, directory)
+    if upload.bid_id is None:
+        await _check_live(ctx, upload, directory)
+        try:
+            done = await _complete_locked(ctx, actor, directory, remote_addr)
+        except UploadNotFound:
+            # A concurrent complete won and removed the bytes: answer from its note.
+            upload = await anyio.to_thread.run_sync(_read_meta, directory)
+            if upload.bid_id is None:
+                raise
+        else:
+            if done is not None:
+                return done
+            upload = await anyio.to_thread.run_sync(_read_meta, directory)
+    assert upload.bid_id is not None
+    bid = await sealed_bid_for_owner(ctx, actor=actor, tender_id=upload.tender_id,
+                                     bid_id=upload.bid_id)
+    return Completed(bid.id, bytes(bid.receipt or b""), False)
+
+
+async def _complete_locked(
+    ctx: Context, actor: Actor, directory: Path, remote_addr: str
+) -> Completed | None:
+    """Complete under the upload's lock; None when another complete did it meanwhile."""
     with _locked(directory) as handle:
+        upload = await anyio.to_thread.run_sync(_read_meta, directory)  # as of the lock
+        if upload.bid_id is not None:
+            return None
         offset = os.fstat(handle.fileno()).st_size
         if offset != upload.size:
             raise UploadIncomplete(offset=offset, size=upload.size)

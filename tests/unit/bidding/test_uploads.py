@@ -227,3 +227,28 @@ def test_the_tick_removes_stale_uploads(run, ctx, clock, made, package):
     assert run(uploads.clean_expired, ctx) == 0
     clock.set(datetime.now(UTC) + timedelta(days=2))
     assert run(uploads.clean_expired, ctx) == 1
+
+
+def test_a_complete_that_lost_the_race_answers_the_winners_receipt(
+    client, run, ctx, made, package, monkeypatch
+):
+    api = factories.login(client, made.bidders[0], api=True)
+    upload_id = _start(api, made.id, package).json()["upload_id"]
+    _put(api, upload_id, 0, package)
+    first = api.post(f"/api/v1/uploads/{upload_id}/complete")
+    assert first.status_code == 201
+    # The loser read the note before the winner wrote the bid into it.
+    directory = ctx.settings.upload_dir / upload_id
+    stale = uploads._read_meta(directory)
+    read = uploads._read_meta
+    calls = []
+
+    def stale_first(path: Any) -> uploads.Upload:
+        calls.append(path)
+        if len(calls) == 1:
+            return uploads.Upload(**{**stale.__dict__, "bid_id": None})
+        return read(path)
+
+    monkeypatch.setattr(uploads, "_read_meta", stale_first)
+    late = api.post(f"/api/v1/uploads/{upload_id}/complete")
+    assert late.status_code == 200 and late.json()["receipt"] == first.json()["receipt"]
