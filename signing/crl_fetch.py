@@ -14,6 +14,7 @@ size and in total time, whatever the server does.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -109,20 +110,26 @@ async def _record(ctx: Context, ca: AcceptedCA, reason: str) -> None:
             )
 
 
-async def fetch_ca(
-    ctx: Context, *, ca: AcceptedCA, transport: httpx.AsyncBaseTransport | None = None
-) -> FetchResult:
-    """Download and store one CA's CRL now (if no other scheduler claimed it first)."""
-    if not await _claim(ctx, ca):
-        return FetchResult(ca.id, ca.crl_url, "skipped")
-    settings = ctx.settings
+async def _fetched(
+    ctx: Context, ca: AcceptedCA, transport: httpx.AsyncBaseTransport | None
+) -> bytes | _FetchFailed:
+    """The CRL's bytes or why there are none; touches no database, so several run at once."""
+    try:
+        data = await _download(ca.crl_url, seconds=ctx.settings.crl_fetch_timeout_seconds,
+                               max_bytes=ctx.settings.crl_max_bytes, transport=transport)
+        _check_issuer(data, ca)
+    except _FetchFailed as error:
+        return error
+    return data
+
+
+async def _store(ctx: Context, ca: AcceptedCA, fetched: bytes | _FetchFailed) -> FetchResult:
     outcome: Outcome = "stored"
     reason = ""
     try:
-        data = await _download(ca.crl_url, seconds=settings.crl_fetch_timeout_seconds,
-                               max_bytes=settings.crl_max_bytes, transport=transport)
-        _check_issuer(data, ca)
-        await trust.store_crl(ctx, actor=SYSTEM, data=data, ca_id=ca.id, source="fetch")
+        if isinstance(fetched, _FetchFailed):
+            raise fetched
+        await trust.store_crl(ctx, actor=SYSTEM, data=fetched, ca_id=ca.id, source="fetch")
     except CrlNotNewer:
         outcome = "unchanged"
     except _FetchFailed as error:
@@ -133,12 +140,30 @@ async def fetch_ca(
     return FetchResult(ca.id, ca.crl_url, outcome, reason)
 
 
+async def fetch_ca(
+    ctx: Context, *, ca: AcceptedCA, transport: httpx.AsyncBaseTransport | None = None
+) -> FetchResult:
+    """Download and store one CA's CRL now (if no other scheduler claimed it first)."""
+    if not await _claim(ctx, ca):
+        return FetchResult(ca.id, ca.crl_url, "skipped")
+    return await _store(ctx, ca, await _fetched(ctx, ca, transport))
+
+
 async def fetch_due(
     ctx: Context, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> list[FetchResult]:
-    """Fetch the CRL of every active CA with an address not tried within the interval."""
+    """Fetch the CRL of every active CA with an address not tried within the interval.
+
+    The downloads run side by side, so a slow CA holds the tick (and the deadlines it
+    moves next) up for one timeout at most, not one per CA; claims and stores run one by one.
+    """
     since = ctx.clock.now() - timedelta(seconds=ctx.settings.crl_fetch_interval_seconds)
     due = await AcceptedCA.filter(
         Q(crl_fetched_at__isnull=True) | Q(crl_fetched_at__lte=since), active=True,
     ).exclude(crl_url="").order_by("id")
-    return [await fetch_ca(ctx, ca=ca, transport=transport) for ca in due]
+    claimed = [ca for ca in due if await _claim(ctx, ca)]
+    results = {ca.id: FetchResult(ca.id, ca.crl_url, "skipped") for ca in due}
+    fetched = await asyncio.gather(*(_fetched(ctx, ca, transport) for ca in claimed))
+    for ca, data in zip(claimed, fetched, strict=True):
+        results[ca.id] = await _store(ctx, ca, data)
+    return [results[ca.id] for ca in due]

@@ -28,11 +28,14 @@ class CrlServer:
     def __init__(self) -> None:
         self.routes: dict[str, Any] = {}
         self.release = threading.Event()
+        self.barrier: threading.Barrier | None = None  # every request waits for the others
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 answer = server.routes.get(self.path, 404)
+                if server.barrier is not None:
+                    server.barrier.wait()
                 if answer == "hang":
                     server.release.wait(10)
                     return
@@ -211,3 +214,12 @@ def test_admin_sets_and_clears_the_address(client, run, ctx, pki, server):
     assert event is not None and event.actor_id == admin.user_id
     with pytest.raises(Exception, match="http"):
         run(trust.set_crl_url, ctx, actor=admin.actor, ca_id=ca.id, crl_url="javascript:x")
+
+
+def test_the_downloads_run_side_by_side(run, ctx, pki, server):
+    """Each request waits until both arrived: fetched one after the other, the first would
+    break the barrier and fail."""
+    _accept(run, ctx, pki, server)
+    _publish(server, pki)
+    server.barrier = threading.Barrier(2, timeout=5)
+    assert [r.outcome for r in run(crl_fetch.fetch_due, ctx)] == ["stored", "stored"]
