@@ -348,6 +348,12 @@ _TOKEN = re.compile(r'("(?:token|challenge|upload_id)"\s*:\s*)"[^"]*"')
 _CSRF_VALUE = re.compile(r'(name="csrf_token" value=)"[^"]*"')
 _COOKIE_VALUE = re.compile(r"^([^=]+)=[^;]*")
 _COOKIE_EXPIRES = re.compile(r"expires=[^;]*", re.IGNORECASE)  # the wall clock, not ours
+# A tender's opening key is random, made at publication: its public key, its id and the
+# officers' encrypted shares differ between two identical worlds (docs/submission.md), and so
+# do the officers' certificates (issued afresh for each world).
+_PEM_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----[^-]*-----END PUBLIC KEY-----")
+_KEY_FIELD = re.compile(r'("(?:key_id|commitment|enc|ct)"\s*:\s*)"[^"]*"')
+_KEY_ID_TEXT = re.compile(r"((?:key id）：|key-id\">|cert-fingerprint\">))[0-9a-f]{64}")
 
 
 def normalise(response: Any) -> Answer:
@@ -362,6 +368,7 @@ def normalise(response: Any) -> Answer:
         headers.append((key, value))
     body = response.content.decode("utf-8", errors="replace")
     body = _CSRF_VALUE.sub(r'\1"…"', _TOKEN.sub(r'\1"…"', body))
+    body = _KEY_ID_TEXT.sub(r"\1…", _KEY_FIELD.sub(r'\1"…"', _PEM_KEY.sub("PEM…", body)))
     return Answer(response.status_code, tuple(sorted(headers)), body)
 
 
