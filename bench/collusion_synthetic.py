@@ -360,7 +360,8 @@ def _honest_bid(rng: random.Random, text: _Text, firm: Firm, documents: list[str
         noise["board_serial"] = "To be filled by O.E.M."
     if rng.random() < 0.3:
         noise["mac_extra"] = "00:50:56:c0:00:08"  # VMware's virtual adapter
-    paid_at = deadline - timedelta(days=2, minutes=rng.randint(0, 5 * 24 * 60))
+    # Bank transfers carry the second they were made.
+    paid_at = deadline - timedelta(days=2, seconds=rng.randint(0, 5 * 24 * 3600))
     return {"paragraphs": paragraphs, "units": units, "price": _total(references, units),
             "at": at, "paid_at": paid_at, "ip": HALL if rng.random() < 0.3 else _ip(rng),
             "manager": firm.manager,
@@ -386,7 +387,7 @@ def _ring_bids(rng: random.Random, text: _Text, firms: dict[str, Firm], members:
     winner_units = _bill(rng, references, rng.uniform(0.80, 0.85))
     machine_at = deadline - timedelta(minutes=rng.randint(60, 3 * 24 * 60))
     machine_ip = _ip(rng)
-    paid_together = deadline - timedelta(days=2, minutes=rng.randint(0, 3 * 24 * 60))
+    paid_together = deadline - timedelta(days=2, seconds=rng.randint(0, 3 * 24 * 3600))
     # The ring's one careless writer misquotes a few tender paragraphs; every member's bid
     # carries the same misquotes.
     wrong = rng.sample(documents, min(1 if subtle else 3, len(documents)))
