@@ -143,20 +143,20 @@ async def open_tender(ctx: Context, *, tender_id: int, actor: Actor = SYSTEM) ->
 async def advance_due(ctx: Context) -> dict[str, int]:
     """The scheduler's work: start the opening of every tender whose deadline plus the intake
     grace has passed, and settle every running opening. Catches up after a restart because it
-    looks only at the clock and the database."""
+    looks only at the clock and the database. ``opened``: how many tenders' openings started or
+    ended (one that does both in this call counts once)."""
     now = ctx.clock.now()
     due: list[int] = await Tender.filter(  # type: ignore[assignment]
         status=TenderStatus.PUBLISHED, deadline_at__lte=now - intake_grace(ctx)
     ).values_list("id", flat=True)
-    started = 0
+    moved: set[int] = set()
     for tender_id in due:
         if await begin_opening(ctx, tender_id=tender_id) is not None:
-            started += 1
+            moved.add(tender_id)
     running: list[int] = await Tender.filter(  # type: ignore[assignment]
         status=TenderStatus.OPENING
     ).values_list("id", flat=True)
-    opened = 0
     for tender_id in running:
         if await settle(ctx, tender_id=tender_id) is not None:
-            opened += 1
-    return {"opening": started, "opened": opened}
+            moved.add(tender_id)
+    return {"opened": len(moved)}
