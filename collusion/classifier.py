@@ -132,7 +132,7 @@ def tender_features(t: PricedTender) -> tuple[float, ...]:
         rank, w_gap = 0.0, 0.0
     return (s.cv, s.spd, s.diffp, s.rd, s.kurt, s.skew, s.kstest, float(s.n_bids),
             math.log(s.mean) if s.mean > 0 else 0.0, s.min_to_estimate, s.mean_to_estimate,
-            rank, w_gap, float(bool(win)))
+            rank, w_gap, float(bool(win)), *screens.supplementary(t.prices))
 
 
 class ScreenRule:

@@ -88,6 +88,31 @@ def compute(prices: Sequence[float], *, estimate: float | None = None) -> Screen
     )
 
 
+def supplementary(prices: Sequence[float]) -> tuple[float, ...]:
+    """More shape of the bids, for the classifier only: the share of duplicate prices, DIFFP
+    over distinct prices, the gap over the spread of the bids below the highest (the RD the data
+    sets publish, close to it), CV and spread of the losing bids, the smallest gap over the mean
+    gap, and where the mean sits between lowest and highest. Measured on the cartel data sets,
+    they add about 0.01 of ROC AUC (bench/RESULTS.md)."""
+    b = np.sort(np.asarray([p for p in prices if p is not None and p > 0], dtype=float))
+    n = len(b)
+    if n < 2 or b[-1] == b[0]:
+        return (1.0 - 1.0 / n if n else 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    u = np.unique(b)
+    duplicates = 1.0 - len(u) / n
+    diffp_distinct = float(u[1] - u[0]) / float(u[0])
+    below = b[b < u[-1]]
+    below_sd = float(below.std(ddof=1)) if len(below) > 1 else 0.0
+    rd_below = float(u[1] - u[0]) / below_sd if below_sd > 0 else 0.0
+    losing = b[1:]
+    cv_losing = float(losing.std(ddof=1) / losing.mean()) if len(losing) > 1 else 0.0
+    spd_losing = float((losing[-1] - losing[0]) / losing[0])
+    gaps = np.diff(b)
+    min_gap = float(gaps.min() / gaps.mean()) if len(gaps) > 1 else 0.0
+    position = float((b.mean() - b[0]) / (b[-1] - b[0]))
+    return (duplicates, diffp_distinct, rd_below, cv_losing, spd_losing, min_gap, position)
+
+
 def _finite(x: float) -> float:
     x = float(x)
     return x if math.isfinite(x) else 0.0
