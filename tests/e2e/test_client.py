@@ -12,6 +12,7 @@ bidder's key at the opening, and two officers' shares.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import factories
 import pytest
@@ -236,6 +238,13 @@ def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path
             assert link.startswith(f"{live.url}/login/link/")
             sessions = json.loads((bidder_home / "sessions.json").read_text())
             assert sessions[live.url]["token"]
+            # the link logs a browser in once: a session cookie and the way home
+            browser = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            browser.request("GET", urlsplit(link).path)
+            answer = browser.getresponse()
+            assert answer.status in (302, 303), answer.status
+            assert "ebid_session=" in (answer.getheader("Set-Cookie") or "")
+            browser.close()
 
             # --- seal ------------------------------------------------------------------------
             package = tmp_path / "bid.sealed"
@@ -290,6 +299,15 @@ def test_bidder_and_officers_with_the_client(run, ctx, clock, settings, tmp_path
             assert expired.returncode == 1 and "ebid-client login" in expired.stderr
             ok(client(bidder_home, "--server", live.url, "login", "--p12", str(p12),
                       "--no-browser"))
+            # a package sent after the deadline is refused, with no receipt
+            late = tmp_path / "late.sealed"
+            ok(client(bidder_home, "--server", live.url, "seal", "--tender", str(made.id),
+                      "--price", "10000000.00", "--p12", str(p12), "--enc-p12", str(enc_p12),
+                      "-o", str(late), str(technical)))
+            refused = client(bidder_home, "--server", live.url, "submit", str(late),
+                             "--tender", str(made.id))
+            assert refused.returncode == 1 and "the platform refused" in refused.stderr
+            assert not late.with_name("late.sealed.receipt.p7m").exists()
             out = ok(client(bidder_home, "--server", live.url, "decrypt", "--tender",
                             str(made.id), "--enc-p12", str(enc_p12)))
             assert ": decrypted" in out, out
