@@ -134,7 +134,8 @@ class Uploader:
 
     def _resume_or_start(self, sha256: str, size: int) -> tuple[str, int, int]:
         state = self._state()
-        if state.get("sha256") == sha256 and state.get("server") == self.api.base_url:
+        if (state.get("sha256"), state.get("server"), state.get("tender_id"),
+                state.get("lot")) == (sha256, self.api.base_url, self.tender_id, self.lot):
             try:
                 status = self.api.get_json(f"/api/v1/uploads/{state['upload_id']}")
             except ServerRefused as error:
