@@ -72,6 +72,8 @@ class Platform:
         self.uploads: dict[str, Upload] = {}
         self.bids: list[Bid] = []
         self.shares: dict[int, Share] = {}
+        self.head_lag = 0  # entries the latest signed head does not include yet
+        self.bad_proof = False
         self.drop_puts: set[int] = set()  # numbers of PUTs whose answer is lost
         self.puts = 0
         self.challenges: set[str] = set()
@@ -126,14 +128,17 @@ class Platform:
         if parts[0] == "uploads":
             return self._upload(method, parts[1:], query, body)
         if route == "log/heads/latest":
-            head = sign_tree_head(TreeHead.at(len(self.leaves), self._root(), NOW),
-                                  self.log_key)
+            size = len(self.leaves) - self.head_lag
+            head = sign_tree_head(TreeHead.at(size, self._root(size), NOW), self.log_key)
             return 200, head.to_dict()
         if route == "log/proof/inclusion":
             index, size = int(query["index"]), int(query["tree_size"])
             hashes_ = [merkle.leaf_hash(leaf) for leaf in self.leaves[:size]]
+            path = merkle.inclusion_proof(hashes_, index)
+            if self.bad_proof:
+                path = [bytes(32)] * max(len(path), 1)
             return 200, {"leaf_index": index, "tree_size": size,
-                         "audit_path": [b64(h) for h in merkle.inclusion_proof(hashes_, index)]}
+                         "audit_path": [b64(h) for h in path]}
         if route == f"tenders/{self.tender_id}/opening":
             return 200, {"status": "opening", "mode": self.mode, "bids": [
                 {"bid_id": bid.id, "lot": bid.lot, "bidder": "华东建设",
@@ -156,8 +161,8 @@ class Platform:
     def _bid(self, bid_id: int) -> Bid:
         return next(bid for bid in self.bids if bid.id == bid_id)
 
-    def _root(self) -> bytes:
-        return merkle.root([merkle.leaf_hash(leaf) for leaf in self.leaves])
+    def _root(self, size: int) -> bytes:
+        return merkle.root([merkle.leaf_hash(leaf) for leaf in self.leaves[:size]])
 
     def _upload(self, method: str, parts: list[str], query: dict[str, str],
                 body: bytes) -> tuple[int, Any]:

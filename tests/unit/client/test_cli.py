@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import PASSWORD, TENDER, Holder
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from fakeplatform import TOKEN
 
 from ebid.client import sealing
@@ -181,6 +182,28 @@ def test_a_new_run_resumes_the_upload_of_one_that_gave_up(run, platform, bidder:
     assert f"resuming upload {state['upload_id']} at byte 8192" in resumed.err
     assert len(fake.bids) == 1 and fake.bids[0].package == package.read_bytes()
     assert fake.uploads == {}
+
+
+def test_the_log_checks_fail_with_their_reason(run, platform, bidder: Holder,
+                                               files: list[Path], tmp_path: Path) -> None:
+    fake, url = platform
+    login(run, url, bidder)
+    package = tmp_path / "bid.sealed"
+    seal(run, url, bidder, package, files, "--enc-p12", str(bidder.enc_p12))
+    assert run("--server", url, "submit", str(package), "--tender", str(TENDER), "--lot",
+               "2").status == 0
+    receipt = str(package.with_name("bid.sealed.receipt.p7m"))
+    fake.head_lag = 1
+    result = run("--server", url, "verify-receipt", receipt, "--log")
+    assert result.status == 1 and "try again after the next head" in result.out
+    fake.head_lag, fake.bad_proof = 0, True
+    result = run("--server", url, "verify-receipt", receipt, "--log")
+    assert result.status == 1 and "FAIL  inclusion" in result.out
+    other_key = write(tmp_path / "other.pem", ed25519.Ed25519PrivateKey.generate().public_key()
+                      .public_bytes(serialization.Encoding.PEM,
+                                    serialization.PublicFormat.SubjectPublicKeyInfo))
+    result = run("--server", url, "verify-receipt", receipt, "--log-key", str(other_key))
+    assert result.status == 1 and "not signed by this log key" in result.out
 
 
 def test_both_mode_sends_the_bidders_half(run, platform, bidder: Holder, files: list[Path],
