@@ -8,9 +8,9 @@ last byte arrived, which is what the deadline judges (docs/api.md, "Uploads").
 
 The parts live in ``data_dir/uploads/<upload_id>/``: ``meta.json`` (the declaration, whose it
 is, and when the last byte came) and ``data`` (the bytes so far; its length is the offset, and
-it is fsynced before a chunk is acknowledged). A chunk is written under an exclusive, non-
-blocking ``flock`` of ``data``, so two writers of one upload (two processes, or a retry that
-overtook the first attempt) cannot interleave: the second is told the offset instead. An upload
+it is fsynced before a chunk is acknowledged). A chunk is written under an exclusive ``flock``
+of ``data``, so two writers of one upload (two processes, or a retry that overtook the first
+attempt) cannot interleave: the second waits a moment, then is told the offset instead. An upload
 is its starter's alone; one older than ``upload_max_age_seconds`` or whose tender's opening has
 begun is refused and removed by the tick (``clean_expired``).
 """
@@ -25,12 +25,13 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+import anyio
 import anyio.to_thread
 
 from bidding import states
@@ -68,6 +69,8 @@ MAX_OPEN_UPLOADS = 20
 _ID = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WRITE = 1 << 20  # gather this much before a write to the part file
+LOCK_WAIT_SECONDS = 3.0  # how long a second writer of one upload waits before it is told
+_LOCK_POLL = 0.05
 
 
 class UploadNotFound(NotFound):
@@ -185,18 +188,28 @@ def _create(directory: Path, upload: Upload) -> None:
     fsync_dir(directory.parent)
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[IO[bytes]]:
-    """The part file, opened for appending and exclusively locked, or UploadBusy at once."""
+@contextlib.asynccontextmanager
+async def _locked(directory: Path) -> AsyncIterator[IO[bytes]]:
+    """The part file, opened for appending and exclusively locked, or UploadBusy.
+
+    Waits a moment for another writer (a retry racing the request it replaces usually ends
+    within it), then tells the offset rather than keep a request hanging on a slow upload.
+    """
     try:
         handle = (directory / DATA).open("r+b")
     except FileNotFoundError:
         raise UploadNotFound() from None
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UploadBusy(offset=os.fstat(handle.fileno()).st_size) from None
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited >= LOCK_WAIT_SECONDS:
+                    raise UploadBusy(offset=os.fstat(handle.fileno()).st_size) from None
+            await anyio.sleep(_LOCK_POLL)
+            waited += _LOCK_POLL
         yield handle
     finally:
         handle.close()  # closing releases the lock
@@ -327,7 +340,7 @@ async def write_chunk(
     tender = await _check_live(ctx, upload, directory)
     if ctx.clock.now() >= tender.deadline_at:  # bytes after the deadline can make no bid
         raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
-    with _locked(directory) as handle:
+    async with _locked(directory) as handle:
         current = os.fstat(handle.fileno()).st_size
         if offset != current:
             raise UploadOffsetMismatch(offset=current)
@@ -398,7 +411,7 @@ async def _complete_locked(
     ctx: Context, actor: Actor, directory: Path, remote_addr: str
 ) -> Completed | None:
     """Complete under the upload's lock; None when another complete did it meanwhile."""
-    with _locked(directory) as handle:
+    async with _locked(directory) as handle:
         upload = await anyio.to_thread.run_sync(_read_meta, directory)  # as of the lock
         if upload.bid_id is not None:
             return None

@@ -179,7 +179,8 @@ def test_start_refusals(client, run, ctx, made, package):
     assert _start(api, 999999, package).status_code == 404
 
 
-def test_a_second_writer_is_told_the_offset(client, ctx, made, package):
+def test_a_second_writer_is_told_the_offset(client, ctx, made, package, monkeypatch):
+    monkeypatch.setattr(uploads, "LOCK_WAIT_SECONDS", 0.0)  # no waiting for the held lock
     api = factories.login(client, made.bidders[0], api=True)
     upload_id = _start(api, made.id, package).json()["upload_id"]
     _put(api, upload_id, 0, package[:50])
