@@ -60,6 +60,8 @@ routes: list[BaseRoute] = [
     page(T + "/objections", manage.object_, name="bidding:object", roles={B}, methods=POST),
     page(T + "/opening", opening.opening_page, name="bidding:opening", roles=ANY_USER),
     page("/bids/{bid_id:int}/file", portal.bid_file, name="bidding:bid-file", roles={A, B, S}),
+    page("/bids/{bid_id:int}/opened-file", opening.opened_file, name="bidding:bid-opened-file",
+         roles={A, B, S}),
     page("/workspace", portal.workspace, name="bidding:workspace", roles=ANY_USER),
     page("/admin/rooms", manage.room_list, name="bidding:admin-rooms", roles={ADM},
          methods=("GET", "POST")),

@@ -5,10 +5,10 @@ record once it is out. static/opening.js refreshes it from GET /api/v1/tenders/{
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from bidding import forms, services
-from bidding.services import queries
+from bidding.services import opening, queries
 from kernel.http import actor_of
 
 
@@ -23,3 +23,15 @@ async def opening_page(request: Request) -> Response:
     return request.app.state.templates.TemplateResponse(request, "bidding/opening.html", {
         "opening": view, "view": tender_view, "tender": tender_view.tender,
     })
+
+
+async def opened_file(request: Request) -> Response:
+    """A decrypted file of a bid: ``?file=<id>`` from the opening page's list."""
+    ctx = request.app.state.ctx
+    try:
+        file_id = int(request.query_params.get("file", ""))
+    except ValueError:
+        file_id = 0
+    item = await opening.opened_file(ctx, actor=actor_of(request),
+                                     bid_id=forms.path_id(request, "bid_id"), file_id=file_id)
+    return FileResponse(ctx.blobs.path_for(item.sha256), filename=item.name)

@@ -114,3 +114,13 @@ def test_an_opening_from_the_deadline_to_the_signed_record(
     assert f"/api/v1/tenders/{made.id}/opening/record" in page.text
     assert "开标记录表" in page.text
 
+    # The agency reads C's decrypted file from the opening page; another bidder cannot.
+    page = browser_agency.get(f"/tenders/{made.id}/opening")
+    c_bid = next(x for x in page.context["opening"]["bids"]  # type: ignore[attr-defined]
+                 if x["bidder"] == c.org_name)
+    link = f"/bids/{c_bid['bid_id']}/opened-file?file={c_bid['files'][0]['id']}"
+    assert link in page.text
+    assert browser_agency.get(link).content == factories.bid_bytes(c, made.id, 1, PRICES[2])
+    other = factories.login(client, a).get(link)
+    assert other.status_code == 404
+

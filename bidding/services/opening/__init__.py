@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from bidding.services.opening.common import RECORD_FORMAT, canonical, key_request
 from bidding.services.opening.keys import submit_key, submit_share
-from bidding.services.opening.view import opening_view, signed_record
+from bidding.services.opening.view import opened_file, opening_view, signed_record
 from bidding.services.opening.window import advance_due, begin_opening, open_tender, settle
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "canonical",
     "key_request",
     "open_tender",
+    "opened_file",
     "opening_view",
     "settle",
     "signed_record",

@@ -1,13 +1,17 @@
-"""The opening as the page and GET .../opening show it, and the signed record's download."""
+"""The opening as the page and GET .../opening show it, the decrypted files of a bid, and the
+signed record's download."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from bidding import states
-from bidding.exceptions import TenderNotFound
+from bidding.exceptions import NotFound, TenderNotFound
 from bidding.models import (
     Bid,
+    BidFile,
     BidStatus,
     Objection,
     ObjectionStage,
@@ -16,7 +20,9 @@ from bidding.models import (
     Tender,
     TenderStatus,
 )
+from bidding.services.common import audit
 from bidding.services.opening.common import OPENED_OK
+from bidding.services.queries import bid_for_owner
 from kernel.accounts import services as accounts
 from kernel.accounts.actor import Actor
 from kernel.accounts.models import Role
@@ -53,6 +59,14 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
                                         stage=ObjectionStage.OPENING).order_by("raised_at")
     orgs = await accounts.organizations_by_ids(
         {b.organization_id for b in bids} | {o.organization_id for o in objections})
+    # The decrypted files: to the bidder itself, the tender's agency and the supervisors.
+    insider = is_owner or actor.has(Role.SUPERVISOR)
+    readers = {b.id for b in bids if insider or (
+        actor.has(Role.BIDDER) and actor.organization_id == b.organization_id)}
+    files: dict[int, list[dict[str, Any]]] = {}
+    for item in await BidFile.filter(bid_id__in=readers).order_by("id") if readers else []:
+        files.setdefault(item.bid_id, []).append(  # type: ignore[attr-defined]
+            {"id": item.id, "name": item.name, "size": item.size, "sha256": item.sha256})
     for bid in bids:
         opened = bid.decryption in OPENED_OK
         out["bids"].append({
@@ -62,6 +76,7 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
             "price": str(bid.price) if opened and bid.price is not None else None,
             "mine": actor.has(Role.BIDDER) and actor.organization_id == bid.organization_id,
             "package_sha256": bid.sha256,
+            "files": files.get(bid.id, []),
         })
     out["objections"] = [
         {"id": o.id, "by": orgs[o.organization_id].name if o.organization_id in orgs else "",
@@ -86,3 +101,17 @@ async def signed_record(tender_id: int) -> bytes:
     if record is None or record.signature is None:
         raise TenderNotFound()
     return bytes(record.signature)
+
+
+async def opened_file(ctx: Context, *, actor: Actor, bid_id: int, file_id: int) -> BidFile:
+    """A decrypted file of a bid, for its bidder, or for the agency and supervisors after the
+    opening (the same rule as the sealed package); every read is audited."""
+    bid = await bid_for_owner(actor, bid_id)
+    item = await BidFile.get_or_none(id=file_id, bid_id=bid.id)
+    if item is None:
+        raise NotFound()
+    async with in_transaction():
+        await audit(ctx, actor=actor, action="bidding:bid:file_read", tender_id=bid.tender.id,
+                    object_type="bid", object_id=bid.id,
+                    detail={"file": item.name, "sha256": item.sha256})
+    return item
