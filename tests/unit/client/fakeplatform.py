@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +27,7 @@ from signing import merkle
 from signing.cms import verify_detached
 from signing.keys import self_signed
 from signing.opening_key import OpeningKeySetup, verify_share
+from signing.pki import IssuedPair
 from signing.receipts import Receipt, entry_data, sign_receipt
 from signing.sealed import inspect, read_header
 from signing.sealed.keys import check_commitment
@@ -34,6 +36,17 @@ from signing.tree_head import TreeHead, sign_tree_head
 
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 TOKEN = "fake-token"
+PASSWORD = "client-test"  # of the test PKCS#12 files
+TENDER = 7
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A certificate holder's PKCS#12 files, as the client is given them."""
+
+    pair: IssuedPair
+    p12: Path
+    enc_p12: Path
 
 
 def b64(data: bytes) -> str:
