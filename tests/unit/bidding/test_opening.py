@@ -305,3 +305,26 @@ def test_deposits_recorded_during_the_opening_are_in_the_record(
     rows = {r["bid_id"]: r for r in run(OpeningRecord.get, tender_id=made.id).rows}
     assert rows[made.bid_ids[a.username]]["deposit"] == "received"
     assert {r["deposit"] for r in rows.values()} == {"received", "unknown"}
+
+
+def test_a_tag_failing_on_an_intact_package_is_the_bidders_fault(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package still hashes to its receipt, yet a segment does not authenticate: the
+    bidder sealed it so (a tampering client, a bad key it signed anyway)."""
+    from bidding.services.opening import decrypt
+    from signing.sealed.errors import TamperedSegment
+
+    made, _ = sealed_tender(run, ctx, clock, agency)
+    a = made.bidders[0]
+    start(run, ctx, clock, made)
+
+    def tampered(*args: Any, **kwargs: Any) -> Any:
+        raise TamperedSegment(index=0)
+
+    monkeypatch.setattr(decrypt, "open_sealed", tampered)
+    failed = factories.send_key(run, ctx, a, made.bid_ids[a.username])
+    assert failed.decryption == Decryption.FAILED_BIDDER and failed.price is None
+    assert "Segment 0" in failed.decryption_detail
+    assert not run(OpeningIncident.filter(tender_id=made.id).exists)
+    assert not run(BidFile.filter(bid_id=failed.id).exists)
