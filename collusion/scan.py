@@ -135,6 +135,10 @@ def run_scan(folder: str | Path, *, as_json: bool = False, out: TextIO | None = 
         return 2
     log.info("read %s: %d bid(s), %d tender document(s); identifiers hashed under %s",
              folder, len(tender.bids), len(tender.documents), which)
+    if tender.bids and not tender.documents:
+        log.warning("%s has no tender documents in tender/: text every bid copied from them "
+                    "(the bid letter's form, the technical requirements) will look like copying "
+                    "between bids", folder)
     result = scan(tender)
     if as_json:
         json.dump(report_json(result), out, ensure_ascii=False, sort_keys=False)

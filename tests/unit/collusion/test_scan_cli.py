@@ -77,6 +77,7 @@ def test_nothing_flagged_still_exits_zero(tmp_path: Path) -> None:
     result = scan(root, "--json", data_dir=tmp_path / "data")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"flags": [], "groups": []}
+    assert "no tender documents in tender/" in result.stderr
 
 
 def test_the_platform_key_is_used_when_the_data_dir_holds_one(tmp_path: Path) -> None:
