@@ -1,10 +1,13 @@
 """Detector 9: patterns over this platform's past tenders, about the firms bidding now.
 
-- ``cover_bidder``: a firm that has bid often and never won, mostly losing to the same winner:
-  it bids to make a tender look contested.
-- ``rotation``: a group of this tender's bidders who met in many past tenders, where nearly every
-  one of those tenders was won by one of them and the wins are spread among them: winners
-  taking turns.
+- ``cover_bidder``: a firm that has bid often and never won, and lost mostly to the same firm:
+  it bids to make that firm's tenders look contested. (Losing to many different firms is just
+  being expensive.)
+- ``rotation``: a group of this tender's bidders who keep meeting (most of the tenders of each
+  pair have both), where the tenders they meet in are won by one of them far more often than
+  their number of bids there would give them, and the wins are spread among them: winners
+  taking turns. In a small market everyone meets everyone; the comparison with the expected
+  share keeps the whole market from looking like one ring.
 - ``bid_together``: firms whose bids nearly always come together (most of each one's tenders
   have the others in them too).
 
@@ -13,6 +16,7 @@ Each flag lists the past tenders behind it, so the supervisor can read the table
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from itertools import combinations
@@ -22,8 +26,12 @@ import networkx as nx
 from collusion.base import EMPTY_HISTORY, Flag, History, PastTender, Strength, TenderSnapshot
 
 MIN_BIDS_NEVER_WON = 6  # past bids of a firm that never won, before it counts as a cover bidder
-MIN_MEETINGS = 4  # past tenders a group met in
-MIN_GROUP_WIN_SHARE = 0.8  # of those, won by a member
+MIN_BENEFICIARY_SHARE = 0.5  # of its losses, to the one firm that won them most
+MAX_CHANCE_NEVER_WON = 0.05  # of never winning if winners were drawn at random
+MIN_MEETINGS = 4  # past tenders two firms met in
+MIN_PAIR_SHARE = 0.6  # of the tenders of the firm of the pair that bid less
+MIN_GROUP_WIN_SHARE = 0.8  # of the group's meetings, won by a member
+MAX_CHANCE = 0.01  # of winning that often if winners were drawn at random among the bidders
 MAX_TOP_WIN_SHARE = 0.7  # no member took more of the group's wins than this
 MIN_TOGETHER = 0.8  # share of each firm's tenders the others were in
 SHOWN_TENDERS = 30
@@ -36,12 +44,20 @@ class BidHistory:
     strength: Strength = "supporting"
 
     def __init__(self, *, min_bids_never_won: int = MIN_BIDS_NEVER_WON,
-                 min_meetings: int = MIN_MEETINGS, min_group_win_share: float = MIN_GROUP_WIN_SHARE,
+                 min_beneficiary_share: float = MIN_BENEFICIARY_SHARE,
+                 min_meetings: int = MIN_MEETINGS, min_pair_share: float = MIN_PAIR_SHARE,
+                 min_group_win_share: float = MIN_GROUP_WIN_SHARE,
+                 max_chance: float = MAX_CHANCE,
+                 max_chance_never_won: float = MAX_CHANCE_NEVER_WON,
                  max_top_win_share: float = MAX_TOP_WIN_SHARE,
                  min_together: float = MIN_TOGETHER) -> None:
         self.min_bids_never_won = min_bids_never_won
+        self.min_beneficiary_share = min_beneficiary_share
         self.min_meetings = min_meetings
+        self.min_pair_share = min_pair_share
         self.min_group_win_share = min_group_win_share
+        self.max_chance = max_chance
+        self.max_chance_never_won = max_chance_never_won
         self.max_top_win_share = max_top_win_share
         self.min_together = min_together
 
@@ -62,11 +78,17 @@ class BidHistory:
         if len(tenders) < self.min_bids_never_won or any(_won(t, key) for t in tenders):
             return None
         beaten_by = Counter(w for t in tenders for w in _winners(t))
+        if not beaten_by or max(beaten_by.values()) < self.min_beneficiary_share * len(tenders):
+            return None
+        chance = math.prod(1 - 1 / _size(t) for t in tenders)
+        if chance > self.max_chance_never_won:
+            return None
         score = min(1.0, 0.5 + 0.5 * (len(tenders) - self.min_bids_never_won)
                     / self.min_bids_never_won)
         return Flag(
             detector=self.name, bidders=(key,), score=round(score, 6), strength=self.strength,
             evidence={"pattern": "cover_bidder", "bids": len(tenders), "wins": 0,
+                      "chance_never_won": round(chance, 6),
                       "winners_when_it_lost": [{"bidder": w, "tenders": n} for w, n in
                                                sorted(beaten_by.items(),
                                                       key=lambda x: (-x[1], x[0]))],
@@ -78,7 +100,8 @@ class BidHistory:
         for a, b in combinations(current, 2):
             keys_b = {t.key for t in seen[b]}
             both = [t for t in seen[a] if t.key in keys_b]
-            if len(both) >= self.min_meetings:
+            if len(both) >= max(self.min_meetings,
+                                self.min_pair_share * min(len(seen[a]), len(seen[b]))):
                 met[(a, b)] = both
         graph = nx.Graph()
         graph.add_edges_from(met)
@@ -95,16 +118,22 @@ class BidHistory:
     def _rotation(self, group: tuple[str, ...], meetings: list[PastTender]) -> list[Flag]:
         if len(meetings) < self.min_meetings:
             return []
-        wins = Counter(w for t in meetings for w in _winners(t) if w in group)
-        won_by_group = sum(1 for t in meetings if set(_winners(t)) & set(group))
+        members = set(group)
+        wins = Counter(w for t in meetings for w in _winners(t) if w in members)
+        won_by_group = sum(1 for t in meetings if set(_winners(t)) & members)
         share = won_by_group / len(meetings)
-        if share < self.min_group_win_share or len(wins) < 2 \
+        # Against winners drawn at random among each tender's bidders: how likely is it that the
+        # group wins this often?
+        odds = [len({b.bidder for b in t.bids} & members) / _size(t) for t in meetings]
+        chance = _at_least(won_by_group, odds)
+        if share < self.min_group_win_share or chance > self.max_chance or len(wins) < 2 \
                 or max(wins.values()) / sum(wins.values()) > self.max_top_win_share:
             return []
         return [Flag(
             detector=self.name, bidders=group, score=round(share, 6), strength=self.strength,
             evidence={"pattern": "rotation", "meetings": len(meetings),
-                      "won_by_group": won_by_group,
+                      "won_by_group": won_by_group, "expected_wins": round(sum(odds), 2),
+                      "chance": round(chance, 6),
                       "wins": {k: wins.get(k, 0) for k in group},
                       "tenders": [_row(t, group) for t in meetings[-SHOWN_TENDERS:]]},
             summary=f"{len(group)}家投标人共同投标{len(meetings)}次，"
@@ -133,6 +162,18 @@ class BidHistory:
                                 for a, b, n, s in pairs],
                       "tenders": [_row(t, members) for t in meetings[-SHOWN_TENDERS:]]},
             summary=f"{len(members)}家投标人几乎总是一同投标")]
+
+
+def _size(t: PastTender) -> int:
+    return max(len({b.bidder for b in t.bids}), 1)
+
+
+def _at_least(k: int, odds: list[float]) -> float:
+    """P(at least k successes) of independent trials with these odds (Poisson binomial)."""
+    dist = [1.0]
+    for p in odds:
+        dist = [a * (1 - p) + b * p for a, b in zip([*dist, 0.0], [0.0, *dist], strict=True)]
+    return min(1.0, sum(dist[k:]))
 
 
 def _winners(t: PastTender) -> list[str]:
