@@ -24,6 +24,10 @@ routes: list[BaseRoute] = [
     page(TENDER + "/report.html", views.tender_report_html, name="collusion:tender-report-html",
          roles=STAFF),
     page(GROUP, views.group_case, name="collusion:group", roles=STAFF),
+    page(GROUP + "/report.json", views.group_report_json, name="collusion:group-report-json",
+         roles=STAFF),
+    page(GROUP + "/report.html", views.group_report_html, name="collusion:group-report-html",
+         roles=STAFF),
     page(GROUP + "/status", views.group_status, name="collusion:group-status", roles=STAFF,
          methods=("POST",)),
 ]

@@ -97,3 +97,20 @@ async def group_status(request: Request) -> Response:
         to=str(form.get("status", "")), reason=str(form.get("reason", "")),
     )
     return RedirectResponse(f"/supervision/collusion/groups/{key}?done=status", 303)
+
+
+async def group_report_json(request: Request) -> Response:
+    key = _group_key(request)
+    view = await services.group_view(actor_of(request), key)
+    body = json.dumps(services.group_report(view), ensure_ascii=False, indent=2, default=str)
+    return Response(body, media_type="application/json", headers={
+        "content-disposition": f'attachment; filename="collusion-{key}.json"'})
+
+
+async def group_report_html(request: Request) -> Response:
+    key = _group_key(request)
+    view = await services.group_view(actor_of(request), key)
+    answer = _render(request, "collusion/report.html", {
+        **present.group_page(view), "inline_css": STYLES.read_text(encoding="utf-8")})
+    answer.headers["content-disposition"] = f'attachment; filename="collusion-{key}.html"'
+    return answer

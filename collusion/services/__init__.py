@@ -10,7 +10,7 @@ from collusion.services.analysis import (
     run_queued,
 )
 from collusion.services.cases import CASE_MOVES, LABELS, change_status, needs_reason
-from collusion.services.queries import case_view, group_view, overview, report
+from collusion.services.queries import case_view, group_report, group_view, overview, report
 from collusion.services.snapshots import history_of, tender_snapshots
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "case_view",
     "change_status",
     "combine_scores",
+    "group_report",
     "group_view",
     "history_of",
     "needs_reason",

@@ -204,3 +204,26 @@ def report(view: CaseView) -> dict[str, Any]:
                          "by": e.actor_label, "at": e.at.isoformat()} for e in view.events],
         },
     }
+
+
+def group_report(view: GroupView) -> dict[str, Any]:
+    """A group's case as one JSON object (the exported report)."""
+    g = view.group
+    return {
+        "format": "ebid-collusion-group",
+        "version": 1,
+        "group": {"key": g.key, "bidders": g.bidders,
+                  "names": [g.names.get(b, b) for b in g.bidders], "score": g.score,
+                  "detectors": g.detectors},
+        "tenders": [{**t, "flags": [{"detector": f.detector, "lot": f.lot,
+                                     "bidders": f.bidders, "score": f.score,
+                                     "strength": f.strength, "summary": f.summary,
+                                     "evidence": f.evidence} for f in flags]}
+                    for t, flags in view.flags],
+        "case": None if view.case is None else {
+            "status": view.case.status.value, "reason": view.case.reason,
+            "opened_at": view.case.opened_at.isoformat(),
+            "history": [{"from": e.from_status, "to": e.to_status, "reason": e.reason,
+                         "by": e.actor_label, "at": e.at.isoformat()} for e in view.events],
+        },
+    }

@@ -141,6 +141,11 @@ def test_the_case_page_shows_the_evidence(client, run, ctx, world) -> None:
     assert group, "the case page links the group"
     group_page = browser.get(group.group(0))
     assert group_page.status_code == 200 and made.title in group_page.text
+    data = browser.get(group.group(0) + "/report.json").json()
+    assert data["group"]["key"] == group.group(1) and data["tenders"][0]["flags"]
+    report = browser.get(group.group(0) + "/report.html")
+    assert "attachment" in report.headers["content-disposition"]
+    assert "<svg" in report.text and "/static/" not in report.text and "<form" not in report.text
     assert browser.get("/supervision/collusion/groups/g-0000000000000000").status_code == 404
     assert browser.get("/supervision/collusion/tenders/999999").status_code == 404
 
