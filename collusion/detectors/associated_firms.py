@@ -55,6 +55,9 @@ _ADMIN = re.compile(
     r"(?P<district>[^区县旗]{1,9}?(?:区|县|旗|市))?"
 )
 _SEPARATORS = re.compile(r"[,;/、，；|]+")
+_FIRM = re.compile(r"公司|集团|中心|合伙|事务所|厂$|店$|社$")
+_LEGAL_FORM = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团公司|公司|集团"
+                         r"|(普通|有限)?合伙(企业)?)$")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -80,7 +83,7 @@ class AssociatedFirms:
             ("phone", lambda b: _split(b.bidder.phone, _phone)),
             ("email", lambda b: _split(b.bidder.email, _email)),
             ("shareholder", lambda b: [v for s in b.bidder.shareholders
-                                       for v in _values(s, _person)]),
+                                       for v in _values(s, _party)]),
         ]
         for field, values in exact:
             index: dict[str, dict[str, str]] = {}
@@ -174,6 +177,23 @@ def _person(text: str) -> str:
     # "张 三", "张三 " and "ZHANG San" compare equal to their own spellings; the middle dot of
     # minority and foreign names ("阿卜杜·热合曼") is dropped with the rest of the punctuation.
     return re.sub(r"[\W_]+", "", _nfkc(text)).casefold()
+
+
+def _party(text: str) -> str:
+    """A shareholder, person or firm. A firm's name is reduced to its core, so that
+    "深圳市鼎信投资有限公司", "鼎信投资（深圳）有限责任公司" and "鼎信投资有限公司" are one
+    shareholder: the region in front or in brackets and the legal form are how a name is
+    written, not which firm it is."""
+    name = _nfkc(text).strip()
+    if not _FIRM.search(name):
+        return _person(name)
+    core = re.sub(r"[(（][^)）]*[)）]", "", name)
+    core = re.sub(r"[\W_]+", "", core).casefold()
+    match = _ADMIN.match(core)
+    if match and match.end() < len(core) - 2:
+        core = core[match.end():]
+    core = _LEGAL_FORM.sub("", core)
+    return f"firm:{core}" if len(core) >= 2 else _person(name)
 
 
 def _phone(text: str) -> str:

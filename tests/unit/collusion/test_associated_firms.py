@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from collusion.base import Bidder, BidSnapshot, TenderSnapshot
-from collusion.detectors.associated_firms import AssociatedFirms, _address, _phone
+from collusion.detectors.associated_firms import AssociatedFirms, _address, _party, _phone
 
 
 def detect(**bidders: Bidder) -> list:
@@ -72,3 +72,13 @@ def test_normalisers() -> None:
     admin, rest = _address("广西壮族自治区南宁市青秀区民族大道 100 号")
     assert admin == {"province": "广西壮族自治区", "city": "南宁市", "district": "青秀区"}
     assert rest == "民族大道100号"
+
+
+def test_a_firm_shareholder_matches_however_its_name_is_written() -> None:
+    flags = detect(a=Bidder(shareholders=("深圳市鼎信投资有限公司", "王五")),
+                   b=Bidder(shareholders=("鼎信投资（深圳）有限责任公司",)),
+                   c=Bidder(shareholders=("鼎盛投资有限公司",)))
+    assert [f.bidders for f in flags] == [("a", "b")]
+    (match,) = flags[0].evidence["matches"]
+    assert match["field"] == "shareholder" and match["normalised"] == "firm:鼎信投资"
+    assert _party("张 三") == "张三" and _party("深圳市公司") != _party("广州市公司")
