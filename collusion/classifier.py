@@ -12,9 +12,13 @@ attributes ending in ``_``, ``predict_proba`` gives P(rigged) per tender):
   version, so the centre keeps its confirmed cases as a CSV (the ``evaluate`` format) and the
   model is refitted from it when needed (a second or two for thousands of tenders).
 
-History features (how often each bidder bid, won, and sat in a confirmed rigged tender) are
-computed only from the tenders the estimator was fitted on; a training tender's own row is left
-out of its features so the model does not learn from a label it will not have later.
+History features (how often each bidder bid and won) are computed only from the tenders the
+estimator was fitted on; a training tender's own row is left out of its features so the model
+does not learn from what it will not have later. ``known_firms=True`` adds how often each bidder
+sat in a confirmed rigged tender: it finds a known ring's next tender, but it memorises firms
+rather than reading prices, and where a data set defines its label by the firms taking part
+(the Ohio milk file does) it turns cross-validation into a lookup (bench/RESULTS.md). Off by
+default.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ RULE_THRESHOLDS: tuple[tuple[str, str, float], ...] = (
 # Below this many bids the screens say little; the rule scores such tenders 0.
 RULE_MIN_BIDS = 3
 
-HISTORY_FEATURES = ("hist_known", "hist_bids_mean", "hist_win_rate_mean", "hist_win_rate_min",
-                    "hist_rigged_mean", "hist_rigged_max")
+HISTORY_FEATURES = ("hist_known", "hist_bids_mean", "hist_win_rate_mean", "hist_win_rate_min")
+KNOWN_FIRM_FEATURES = ("hist_rigged_mean", "hist_rigged_max")
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class BidderStats:
     def _features(self, t: PricedTender) -> list[float]:
         bidders = sorted(set(t.bidders))
         if not bidders:
-            return [0.0] * len(HISTORY_FEATURES)
+            return [0.0] * (len(HISTORY_FEATURES) + len(KNOWN_FIRM_FEATURES))
         counts = [self.bids.get(b, 0) for b in bidders]
         # Smoothed towards the prior so a bidder seen once does not count as certain.
         m = 2.0
@@ -171,9 +175,11 @@ class ScreenForest:
     trees overfits least.
     """
 
-    def __init__(self, *, history: bool = True, n_estimators: int = 300,
-                 min_samples_leaf: int = 2, random_state: int = 0) -> None:
+    def __init__(self, *, history: bool = True, known_firms: bool = False,
+                 n_estimators: int = 300, min_samples_leaf: int = 2,
+                 random_state: int = 0) -> None:
         self.history = history
+        self.known_firms = known_firms
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
@@ -206,7 +212,8 @@ class ScreenForest:
         for i, t in enumerate(tenders):
             row = list(tender_features(t))
             if self.stats_ is not None:
-                row += self.stats_.features(t, None if y is None else int(y[i]))
+                hist = self.stats_.features(t, None if y is None else int(y[i]))
+                row += hist if self.known_firms else hist[:len(HISTORY_FEATURES)]
             rows.append(row)
         return np.asarray(rows, dtype=float).reshape(len(rows), -1)
 

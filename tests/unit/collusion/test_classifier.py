@@ -83,6 +83,9 @@ def test_history_features_of_a_fitted_tender_leave_its_own_label_out() -> None:
     assert stats.features(seen, own_label=1) == alone.features(seen)
     assert stats.features(seen) != alone.features(seen)
     assert BidderStats.of([], []).features(PricedTender(key="z", prices=(1.0,))) == [0.0] * 6
+    # The label-derived ones, last: "b" unseen without "x" sits at the prior (0.5); "a" has one
+    # clean tender, (0 + 0.5 * 2) / (1 + 2).
+    assert stats.features(seen, own_label=1)[4:] == [pytest.approx(5 / 12), 0.5]
 
 
 def test_the_rule_votes_with_published_thresholds_and_ignores_tiny_tenders() -> None:
@@ -105,7 +108,7 @@ def test_the_forest_separates_planted_rings_out_of_sample() -> None:
     assert roc_auc_score([1] * 20 + [0] * 20, proba) > 0.9
 
 
-def test_the_forest_learns_from_bidders_seen_in_confirmed_cases() -> None:
+def test_with_known_firms_the_forest_learns_who_sat_in_confirmed_cases() -> None:
     rng = random.Random(5)
     ring, others = ("r1", "r2", "r3"), tuple(f"f{i}" for i in range(30))
     # Same price shapes for both classes: only who bids tells them apart.
@@ -116,8 +119,9 @@ def test_the_forest_learns_from_bidders_seen_in_confirmed_cases() -> None:
         train.append(honest(rng, f"t{i}", pool))
         labels.append(int(dirty))
     probe = [honest(rng, "ring", (*ring, "f1", "f2")), honest(rng, "clean", ("f3", "f4", "f5"))]
-    with_history = ScreenForest(n_estimators=100).fit(train, labels).predict_proba(probe)
-    assert with_history[0] > with_history[1] + 0.3
+    known = ScreenForest(n_estimators=100, known_firms=True).fit(train, labels)
+    scores = known.predict_proba(probe)
+    assert scores[0] > scores[1] + 0.3
 
 
 def test_one_class_only_gives_a_constant_and_features_are_finite() -> None:
