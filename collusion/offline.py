@@ -71,11 +71,13 @@ def load_folder(root: Path | str, *, key: bytes = SCAN_KEY) -> TenderSnapshot:
     tender_doc = _read_json(root / "tender.json") if (root / "tender.json").exists() else {}
     tender = _Fields(root / "tender.json", tender_doc)
     tender.warn_unknown(TENDER_FIELDS)
-    documents = _documents(root / "tender") if (root / "tender").is_dir() else ()
+    tender_dir = root / "tender"
+    documents = (_documents(tender_dir) if tender_dir.is_dir() and not tender_dir.is_symlink()
+                 else ())
     bids = tuple(
         _bid(folder, key=key)
         for folder in sorted(bids_dir.iterdir(), key=lambda p: p.name)
-        if folder.is_dir() and not _skipped(folder.name)
+        if folder.is_dir() and not folder.is_symlink() and not _skipped(folder.name)
     )
     return TenderSnapshot(
         key=root.resolve().name,
@@ -118,7 +120,8 @@ def _bid(folder: Path, *, key: bytes) -> BidSnapshot:
         submitted_at=fields.time("submitted_at"),
         fingerprint=_fingerprint(raw_fp, key=key),
         upload_address=(_hash_one(key, "ip", ip) or "") if ip else "",
-        deposit=_deposit(fields.object("deposit"), key=key) if "deposit" in doc else None,
+        deposit=_deposit(fields.object("deposit"), key=key) if doc.get("deposit") is not None
+        else None,
         items=fields.items("items"),
         files=_documents(folder),
     )
@@ -198,6 +201,8 @@ def _sha256(path: Path) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    if path.is_symlink():
+        raise ScanFormatError(path, "a symbolic link: the scan follows none")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as error:

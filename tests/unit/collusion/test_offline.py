@@ -161,8 +161,18 @@ def test_symbolic_links_are_not_followed(tmp_path: Path) -> None:
     (root / "bids" / "a" / "link.txt").symlink_to(outside)
     (root / "bids" / "a" / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
     (root / "bids" / "a" / "loop").symlink_to(root / "bids", target_is_directory=True)
+    (root / "bids" / "linked-bid").symlink_to(outside.parent, target_is_directory=True)
     tender = load_folder(root)
+    assert [b.key for b in tender.bids] == ["a"]
     assert [f.name for f in tender.bids[0].files] == ["bid.txt"]
+    (root / "bids" / "a" / "bid.json").symlink_to(outside)
+    with pytest.raises(ScanFormatError, match="a symbolic link"):
+        load_folder(root)
+
+
+def test_a_null_deposit_is_no_deposit(tmp_path: Path) -> None:
+    write(tmp_path / "bids" / "a" / "bid.json", {"deposit": None})
+    assert load_folder(tmp_path).bids[0].deposit is None
 
 
 def test_an_unknown_field_is_ignored_with_a_warning(tmp_path: Path, caplog) -> None:
