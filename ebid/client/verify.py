@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,10 @@ from signing.tree_head import MalformedTreeHead, SignedTreeHead, verify_tree_hea
 
 @dataclass
 class Report:
+    """Prints each check as ``ebid log verify`` does: OK or FAIL with the reason."""
+
     say: Callable[[str], None]
     failed: bool = False
-    lines: list[str] = field(default_factory=list)
 
     def ok(self, what: str) -> None:
         self.say(f"OK    {what}")
