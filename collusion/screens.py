@@ -27,6 +27,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 SCREEN_NAMES = ("cv", "spd", "diffp", "rd", "kurt", "skew", "kstest")
+# The standard deviation of equal prices comes out of floating point as 1e-10 rather than 0;
+# dividing by it would give an RD of 1e14.
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def compute(prices: Sequence[float], *, estimate: float | None = None) -> Screen
     spd = spread / float(b[0])
     diffp = float(b[1] - b[0]) / float(b[0]) if n > 1 else 0.0
     losing_sd = float(b[1:].std(ddof=1)) if n > 2 else 0.0
-    rd = float(b[1] - b[0]) / losing_sd if losing_sd > 0 else 0.0
+    rd = float(b[1] - b[0]) / losing_sd if losing_sd > _EPSILON * mean else 0.0
     kurt, skew, ks = 0.0, 0.0, 0.0
     if n > 1 and not equal:
         # The formulas of scipy.stats.kurtosis/skew(bias=False) and kstest against
@@ -103,7 +106,7 @@ def supplementary(prices: Sequence[float]) -> tuple[float, ...]:
     diffp_distinct = float(u[1] - u[0]) / float(u[0])
     below = b[b < u[-1]]
     below_sd = float(below.std(ddof=1)) if len(below) > 1 else 0.0
-    rd_below = float(u[1] - u[0]) / below_sd if below_sd > 0 else 0.0
+    rd_below = float(u[1] - u[0]) / below_sd if below_sd > _EPSILON * float(b.mean()) else 0.0
     losing = b[1:]
     cv_losing = float(losing.std(ddof=1) / losing.mean()) if len(losing) > 1 else 0.0
     spd_losing = float((losing[-1] - losing[0]) / losing[0])

@@ -73,6 +73,8 @@ def test_degenerate_tenders_get_zeros_not_errors() -> None:
         s = compute(prices)
         values = (s.cv, s.spd, s.diffp, s.rd, s.kurt, s.skew, s.kstest)
         assert values == (0.0,) * 7, prices
+    # Equal losing bids: no spread to measure the gap by (floating point gives 1e-10, not 0).
+    assert compute([4050128.55] * 3 + [4258937.1] * 4).rd == 0.0
 
 
 def test_ratios_to_the_estimate() -> None:
