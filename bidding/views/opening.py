@@ -26,7 +26,7 @@ async def opening_page(request: Request) -> Response:
 
 
 async def opened_file(request: Request) -> Response:
-    """A decrypted file of a bid: ``?file=<id>`` from the opening page's list."""
+    """A decrypted file of a bid, named by the file query parameter (the opening page's links)."""
     ctx = request.app.state.ctx
     try:
         file_id = int(request.query_params.get("file", ""))
