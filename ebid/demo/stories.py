@@ -5,12 +5,13 @@ Each story is an async generator that yields the instant of its next step and th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bidding import services as bidding
-from ebid.demo.data import BIDDER_BY_NAME, TENDERS, TenderSpec
+from ebid.demo.data import ADMIN, AGENCY, BIDDER_BY_NAME, SUPERVISOR, TENDERS, TenderSpec
 from ebid.demo.tools import Demo, Run, Steps
 
 
@@ -61,11 +62,38 @@ async def tendering(
         await d.bid(run, name, lot, discount)
 
 
-async def evaluating(
-    d: Demo, run: Run, plan: Plan, ranking: Mapping[int, Sequence[tuple[str, str]]]
+async def opening(
+    d: Demo, run: Run, deadline: datetime, *, no_key: Sequence[str] = (),
+    shares: Sequence[str] = (), until: datetime | None = None,
 ) -> Steps:
-    """The opening at the deadline, the deposits, then the committee's ranking (if any yet)."""
-    yield plan.deadline  # _play runs the scheduler first: it opens the tender on the dot
+    """The decryption window: it starts once the intake grace after the deadline is over
+    (the scheduler's advance_due, which _play runs before each step); every bidder but
+    ``no_key`` sends its key a few minutes apart, and the ``shares`` officers (usernames)
+    submit theirs. Steps after ``until`` are left out (a window still running)."""
+    start = deadline + timedelta(seconds=d.ctx.settings.intake_grace_seconds)
+    yield start
+    acts: list[tuple[timedelta, Callable[[], Awaitable[None]]]] = []
+    keyed = [(name, lot) for name, lot in run.bids if name not in no_key]
+    for i, (name, lot) in enumerate(keyed):
+        acts.append((timedelta(minutes=2 + 3 * i, seconds=17 * i),
+                     partial(d.send_key, run, name, lot)))
+    for i, officer in enumerate(shares):
+        acts.append((timedelta(minutes=4 + 5 * i), partial(d.send_share, run, officer)))
+    for offset, act in sorted(acts, key=lambda pair: pair[0]):
+        if until is not None and start + offset > until:
+            break
+        yield start + offset
+        await act()
+
+
+async def evaluating(
+    d: Demo, run: Run, plan: Plan, ranking: Mapping[int, Sequence[tuple[str, str]]], *,
+    no_key: Sequence[str] = (), shares: Sequence[str] = (),
+) -> Steps:
+    """The opening's decryption window, the deposits once it is over (the window lasts 30
+    minutes), then the committee's ranking (if any yet)."""
+    async for at in opening(d, run, plan.deadline, no_key=no_key, shares=shares):
+        yield at
     yield plan.deadline + timedelta(minutes=40)
     await d.deposits(run)
     if plan.ranked is not None:
@@ -75,9 +103,10 @@ async def evaluating(
 
 
 async def awarding(
-    d: Demo, run: Run, plan: Plan, ranking: Mapping[int, Sequence[tuple[str, str]]]
+    d: Demo, run: Run, plan: Plan, ranking: Mapping[int, Sequence[tuple[str, str]]], *,
+    no_key: Sequence[str] = (), shares: Sequence[str] = (),
 ) -> Steps:
-    async for at in evaluating(d, run, plan, ranking):
+    async for at in evaluating(d, run, plan, ranking, no_key=no_key, shares=shares):
         yield at
     assert plan.publicity is not None and plan.award is not None
     yield plan.publicity
@@ -161,7 +190,9 @@ async def awarded_substation(d: Demo) -> Steps:
     ):
         yield at
     ranking = [("bidder5", "92.60"), ("bidder1", "90.10"), ("bidder3", "88.70")]
-    async for at in awarding(d, run, plan, {1: ranking}):
+    # bidder3 sends no key; the agency and the supervisor recover its bid with their shares
+    async for at in awarding(d, run, plan, {1: ranking}, no_key=("bidder3",),
+                             shares=(AGENCY[0], SUPERVISOR[0])):
         yield at
 
 
@@ -212,7 +243,8 @@ async def evaluating_hospital(d: Demo) -> Steps:
 
 
 async def failed_property(d: Demo) -> Steps:
-    """Two bids: 流标 at the opening; the agency re-runs it as a new draft."""
+    """Two bids, "both keys needed": bidder6 sends no key and loses its bid, so 流标 at the
+    opening; the agency re-runs it as a new draft."""
     run = Run(TENDERS["property"])
     deadline = d.ago(16, run.spec.opens)
     plan = Plan(d.publication_for(deadline), deadline)
@@ -221,7 +253,8 @@ async def failed_property(d: Demo) -> Steps:
         bids=[("bidder5", 1, "3.0"), ("bidder6", 1, "4.2")],
     ):
         yield at
-    async for at in evaluating(d, run, plan, {}):
+    async for at in evaluating(d, run, plan, {}, no_key=("bidder6",),
+                               shares=(AGENCY[0], ADMIN[0])):
         yield at
     yield d.after(deadline, 2, "10:00")
     rerun = Run(run.spec)
@@ -232,6 +265,22 @@ async def failed_property(d: Demo) -> Steps:
         "本项目首次招标因投标人不足三家流标，现重新招标。",
         "调整内容：取消物业服务企业资质等级要求；服务期限调整为三年。"],
         note="重新招标：调整资格条件")
+
+
+async def opening_parking(d: Demo) -> Steps:
+    """Opened online minutes ago: the decryption window is still running, two bidders have
+    sent their keys, one has not yet. The live server's scheduler ends the window 30 minutes
+    after it began (the demo shows it as long as it is built shortly before)."""
+    run = Run(TENDERS["parking"])
+    deadline = (d.now - timedelta(minutes=8)).replace(second=0, microsecond=0)
+    plan = Plan(d.publication_for(deadline), deadline)
+    async for at in tendering(
+        d, run, plan, registered=("bidder6", "bidder4", "bidder5", "bidder1"),
+        bids=[("bidder4", 1, "3.1"), ("bidder6", 1, "2.4"), ("bidder5", 1, "4.3")],
+    ):
+        yield at
+    async for at in opening(d, run, deadline, no_key=("bidder6",), until=d.now):
+        yield at
 
 
 async def open_expressway(d: Demo) -> Steps:
@@ -319,6 +368,6 @@ async def draft_drainage(d: Demo) -> Steps:
 
 STORIES: tuple[Callable[[Demo], Steps], ...] = (
     closed_school, closed_classroom, contracted_roads, awarded_substation,
-    publicity_renovation, evaluating_hospital, failed_property, open_expressway,
+    publicity_renovation, evaluating_hospital, failed_property, opening_parking, open_expressway,
     open_maintenance, open_mine, suspended_farmland, draft_drainage,
 )

@@ -4,19 +4,25 @@ and one method per act, each calling the service a user's click would call)."""
 
 from __future__ import annotations
 
+import base64
 import io
+import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from starlette.datastructures import Headers, UploadFile
 
 from bidding import rules as statute
 from bidding import services as bidding
-from bidding.models import Bid, Registration, Tender, TenderDocument
+from bidding.models import Bid, Category, Registration, Tender, TenderDocument
 from bidding.services import rooms as room_services
+from bidding.services.opening import key_request
+from ebid.demo import pki
 from ebid.demo.data import (
     ADMIN,
     AGENCY,
@@ -25,9 +31,14 @@ from ebid.demo.data import (
     BIDDER_BY_NAME,
     BIDDER_PASSWORD,
     BIDDERS,
+    COLLUDING,
+    COMMITMENTS,
+    COPIED_RESPONSE,
+    MACHINES,
     ROOMS,
     RULES,
     SUPERVISOR,
+    TENDERS,
     TenderSpec,
 )
 from kernel.accounts import creditcode
@@ -37,6 +48,12 @@ from kernel.accounts.models import OrgKind, Role
 from kernel.calendar import at_local_time, local_date
 from kernel.clock import FixedClock
 from kernel.context import Context
+from signing import fingerprint, opening
+from signing import keys as platform_keys
+from signing.cms import sign_detached
+from signing.opening_key import decrypt_share
+from signing.sealed import BidFields, Item, read_header, seal, unwrap_share
+from signing.sealed import keys as sealed_keys
 
 # --- generated files -------------------------------------------------------------------------
 
@@ -86,8 +103,70 @@ def _upload(filename: str, data: bytes, content_type: str = "application/pdf") -
                       headers=Headers({"content-type": content_type}))
 
 
-def _yuan(amount: Decimal | int) -> str:
-    return f"¥{amount:,.2f}"
+def _yuan(amount: Decimal | int | None) -> str:
+    return f"¥{amount or 0:,.2f}"
+
+
+def _address(machine: str) -> str:
+    """The public address a firm's office uploads from (China Telecom Guizhou's range)."""
+    return f"58.42.{17 + int(machine.removeprefix('bidder')) * 23}.{machine[-1]}6"
+
+
+def _form(run: Run, *, lot: str = "____", bidder: str = "____________",
+          price: str = "____________") -> list[str]:
+    """第七章 投标文件格式: the cover and the 投标函 every bidder fills in, blanks and all as the
+    tender documents print them. Bids copy it from there, so the collusion analysis (which
+    subtracts the tender documents) does not take it for text copied between bids."""
+    spec, code = run.spec, run.tender.code
+    return [
+        f"{spec.title} 投标文件", f"项目编号：{code}    标段：第 {lot} 标段", f"投标人：{bidder}",
+        "投标函", f"致：{spec.tenderer}",
+        f"1. 我方已仔细研究了{code}「{spec.title}」第 {lot} 标段招标文件的全部内容，"
+        f"愿意以投标总报价人民币 {price}"
+        + (f"，工期 {spec.duration} 日历天" if spec.duration else "")
+        + f"，按合同约定实施和完成，质量达到{spec.quality}。",
+        "2. 我方承诺在招标文件规定的投标有效期内不修改、撤销投标文件。",
+        "3. 随同本投标函提交投标保证金一份。",
+        "4. 如我方中标，我方承诺在收到中标通知书后，在中标通知书规定的期限内与你方签订合同。",
+    ]
+
+
+def _letter(run: Run, bidder: str, lot: int, price: Decimal, words: str) -> str:
+    """投标函: the form of the tender documents filled in, and the firm's own words."""
+    company = BIDDER_BY_NAME[bidder]
+    form = _form(run, lot=str(lot), bidder=company.name, price=_yuan(price))
+    return "\n".join([
+        *form[3:], f"5. {words}", "",
+        f"投标人：{company.name}（盖单位章）", f"统一社会信用代码：{company.credit_code}",
+        f"法定代表人：{company.legal_rep}", f"地址：{company.address}",
+        f"电话：{company.phone}", ""])
+
+
+# Bills of quantities of works, as shares of the price; the last line takes what is left.
+_WORKS = (
+    ("010101001", "挖一般土方", "m3", Decimal("0.06")),
+    ("010515001", "现浇构件钢筋", "t", Decimal("0.21")),
+    ("010502001", "C30 商品混凝土", "m3", Decimal("0.27")),
+    ("040203007", "沥青混凝土面层", "m2", Decimal("0.16")),
+    ("011701001", "综合脚手架及措施项目", "项", Decimal("0.12")),
+)
+
+
+def _bill(spec: TenderSpec, bidder: str, price: Decimal) -> tuple[Item, ...]:
+    """An itemised bill of quantities for works tenders (summing to ``price``); none for
+    goods and services, whose bids quote a total."""
+    if spec.category not in (Category.ENGINEERING, Category.LAND_MINING):
+        return ()
+    items, spent = [], Decimal(0)
+    for n, (code, description, unit, share) in enumerate(_WORKS):
+        quantity = Decimal(spec.estimate // 100_000 * (n + 3))
+        # each firm prices the lines a little differently, the total being what it bids
+        lean = Decimal(zlib.crc32(f"{bidder}{code}".encode()) % 9 - 4) / 100
+        unit_price = (price * share * (1 + lean) / quantity).quantize(Decimal("0.01"))
+        items.append(Item(code, f"{description}（{unit}）", quantity, unit_price))
+        spent += quantity * unit_price
+    items.append(Item("019999001", "其他项目费及规费、税金（项）", 1, price - spent))
+    return tuple(items)
 
 
 # --- the story's tools -----------------------------------------------------------------------
@@ -114,6 +193,8 @@ class Demo:
         self.today = local_date(now, ctx.tz)
         self.actors: dict[str, Actor] = {}
         self.room_ids: list[int] = []
+        self.holders: dict[str, pki.Holder] = {}
+        self.fingerprint_key = b""
 
     # -- time: official acts on working days, found backwards from what must follow them ----
 
@@ -173,6 +254,7 @@ class Demo:
         username, password, name = ADMIN
         admin = accounts.actor_for_user(await accounts.create_first_admin(
             ctx, username=username, password=password, display_name=name))
+        self.actors[username] = admin
         for room_name, location, capacity in ROOMS:
             self.clock.advance(minutes=5)
             room = await room_services.create_room(
@@ -199,6 +281,13 @@ class Demo:
                 address=company.address, bank_name=company.bank, bank_account=company.account,
                 username=company.username, password=BIDDER_PASSWORD)
             self.actors[company.username] = accounts.actor_for_user(user)
+        # The centre accepts the demo CAs; the three opening officers register their
+        # encryption certificates, without which no tender can be published.
+        self.clock.set(at + timedelta(hours=1, minutes=47 * len(BIDDERS)))
+        self.holders = await pki.set_up(
+            ctx, admin=admin, now=pki.starts_before(at),
+            officers={username: self.actors[username] for username, _ in pki.OFFICERS})
+        self.fingerprint_key = platform_keys.load(ctx.settings, now=self.clock.now()).fingerprint
 
     @property
     def agency(self) -> Actor:
@@ -216,11 +305,12 @@ class Demo:
                 deadline_at=deadline,
                 room_id=None if spec.room is None else self.room_ids[spec.room],
                 description=spec.description, region=spec.region,
-                lots=tuple(bidding.LotIn(title, Decimal(est)) for title, est in spec.lots)))
+                lots=tuple(bidding.LotIn(title, Decimal(est)) for title, est in spec.lots),
+                key_mode=spec.key_mode))
         await self.upload(run, "招标文件.pdf", [
             "第一章 招标公告", "第二章 投标人须知", "第三章 评标办法（综合评估法）",
             "第四章 合同条款及格式", "第五章 工程量清单 / 采购需求", "第六章 技术标准和要求",
-            "第七章 投标文件格式"])
+            "第七章 投标文件格式（节选）", *_form(run)])
 
     async def upload(
         self, run: Run, filename: str, chapters: Sequence[str], note: str = ""
@@ -246,7 +336,8 @@ class Demo:
                                             document_id=doc.id)
 
     async def bid(self, run: Run, bidder: str, lot: int, discount: str) -> None:
-        """A bid ``discount`` per cent below the lot's share of the price ceiling."""
+        """A sealed bid ``discount`` per cent below the lot's share of the price ceiling,
+        made as ebid-client makes one and handed to the service the upload ends in."""
         spec, company = run.spec, BIDDER_BY_NAME[bidder]
         share = Decimal(spec.lot_estimates()[lot]) * spec.ceiling / spec.estimate
         # Real bids are priced item by item and never come out round: a few hundred yuan off.
@@ -254,16 +345,74 @@ class Demo:
         price = (share * (1 - Decimal(discount) / 100) - odd).quantize(
             Decimal("0.01"), ROUND_HALF_UP)
         duration = spec.duration
-        data = _pdf(f"{spec.title} 投标文件", [
-            f"项目编号：{run.tender.code}    标段：第 {lot} 标段", f"投标人：{company.name}",
-            f"法定代表人：{company.legal_rep}", f"投标报价：{_yuan(price)}",
+        at = self.clock.now()
+        colluding = run.spec is TENDERS[COLLUDING[0]] and lot == COLLUDING[1] and bidder in (
+            COLLUDING[2], COLLUDING[3])
+        machine = COLLUDING[3] if colluding else bidder
+        cover = _form(run, lot=str(lot), bidder=company.name)
+        pdf = _pdf(cover[0], [
+            *cover[1:3], f"法定代表人：{company.legal_rep}", f"投标报价：{_yuan(price)}",
             f"工期（交货期）：{duration} 日历天" if duration else "", f"质量：{spec.quality}",
-            f"项目负责人：{company.manager}"], author=company.contact, at=self.clock.now())
-        run.bids[bidder, lot] = await bidding.submit_bid(
-            self.ctx, actor=self.actors[bidder], tender_id=run.tender.id, lot_number=lot,
-            upload=_upload(f"{company.name}-投标文件-第{lot}标段.pdf", data), price=str(price),
-            duration_days=str(duration or ""), quality=spec.quality,
-            project_manager=company.manager)
+            f"项目负责人：{company.manager}"], author=company.contact, at=at)
+        letter = _letter(run, company.username, lot, price,
+                         COPIED_RESPONSE if colluding else COMMITMENTS[bidder])
+        files = [("投标函.txt", letter.encode("utf-8")),
+                 (f"{company.name}-投标文件-第{lot}标段.pdf", pdf)]
+        hashed = fingerprint.fingerprint(self.fingerprint_key, MACHINES[machine].raw())
+        holder = self.holders[bidder]
+        out = io.BytesIO()
+        seal(files=[(name, io.BytesIO(data)) for name, data in files],
+             bid=BidFields(tender=str(run.tender.id), lot=str(lot), price=price,
+                           items=_bill(spec, bidder, price),
+                           client_fingerprint=fingerprint.manifest_form(hashed),
+                           duration_days=duration or None, quality=spec.quality,
+                           project_manager=company.manager),
+             signer=holder.signer, opening_public_key=await self._opening_key(run),
+             bidder_public_key=holder.encryption_certificate, out=out,
+             mode=run.tender.key_mode.value)  # type: ignore[arg-type]
+        path = Path(self.ctx.settings.data_dir) / f"demo-{os.getpid()}-{bidder}.sealed"
+        path.write_bytes(out.getvalue())
+        try:
+            bid, _, _ = await bidding.submit_sealed_bid(
+                self.ctx, actor=self.actors[bidder], tender_id=run.tender.id, lot_number=lot,
+                package_path=path, received_at=at, remote_addr=_address(machine))
+        finally:
+            path.unlink(missing_ok=True)
+        run.bids[bidder, lot] = bid
+
+    async def _opening_key(self, run: Run) -> X25519PublicKey:
+        setup = await opening.opening_setup(run.tender.id)
+        assert setup is not None, f"{run.spec.title} has no opening key"
+        return setup.public_key
+
+    async def send_key(self, run: Run, bidder: str, lot: int) -> None:
+        """At the opening: what ``ebid-client decrypt`` does for the bid, through the service
+        its POST ends in (the data key, or the bidder's half, signed over key_request)."""
+        bid = await Bid.get(id=run.bids[bidder, lot].id)
+        holder = self.holders[bidder]
+        with self.ctx.blobs.open(bid.sha256) as stream:
+            data_key = unwrap_share(read_header(stream), holder.encryption_key, "bidder")
+        text = base64.b64encode(data_key).decode("ascii")
+        signature = sign_detached(
+            key_request(tender_id=run.tender.id, bid_id=bid.id, package_sha256=bid.sha256,
+                        data_key=text),
+            key=holder.signer.key, certificate=holder.signer.certificate,
+            chain=holder.signer.chain)
+        await bidding.submit_key(self.ctx, actor=self.actors[bidder], tender_id=run.tender.id,
+                                 bid_id=bid.id, data_key=text,
+                                 signature=base64.b64encode(signature).decode("ascii"))
+
+    async def send_share(self, run: Run, officer: str) -> None:
+        """An opening officer decrypts its share on its own machine and submits it."""
+        setup = await opening.opening_setup(run.tender.id)
+        assert setup is not None
+        key = self.holders[officer].encryption_key
+        key_id = sealed_keys.key_id(key.public_key())
+        share = decrypt_share(next(s for s in setup.shares if s.key_id == key_id), key,
+                              setup.tender)
+        await bidding.submit_share(self.ctx, actor=self.actors[officer],
+                                   tender_id=run.tender.id, index=share.index,
+                                   share=base64.b64encode(share.value).decode("ascii"))
 
     async def deposits(self, run: Run) -> None:
         """After the opening: deposits came in from every bidder who bid, from nobody else."""
@@ -287,7 +436,8 @@ class Demo:
         run.tender = await bidding.award(self.ctx, actor=self.agency, tender_id=run.tender.id)
 
     async def contract(self, run: Run, lot: int, signed_at: datetime) -> None:
-        winner = run.bids[run.ranked[lot][0], lot]
+        # Read again: a sealed bid's price is known only since its decryption.
+        winner = await Bid.get(id=run.bids[run.ranked[lot][0], lot].id)
         await bidding.register_contract(
             self.ctx, actor=self.agency, tender_id=run.tender.id, lot_number=lot,
             signed_at=signed_at, amount=str(winner.price))
@@ -298,7 +448,7 @@ class Demo:
         lines = [f"{run.spec.tenderer}：{tender.title}（{tender.code}）依法公开进行，"
                  f"于 {self.day(tender.deadline_at)} 开标。"]
         for lot, ranked in sorted(run.ranked.items()):
-            winner = run.bids[ranked[0], lot]
+            winner = await Bid.get(id=run.bids[ranked[0], lot].id)
             bidders = len([1 for _, n in run.bids if n == lot])
             lines.append(f"第{lot}标段有效投标 {bidders} 家，经评标委员会评审推荐，"
                          f"确定{BIDDER_BY_NAME[ranked[0]].name}为中标人，"
