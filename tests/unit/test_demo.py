@@ -1,5 +1,7 @@
 """ebid.demo: the demo builds through the services into its own SQLite file, covers the
-lifecycle, leaves an audit chain that verifies, and a second run changes nothing.
+lifecycle (sealed bids with receipts that verify, openings through the decryption window),
+leaves an audit chain that verifies and PKCS#12 files that load, and a second run changes
+nothing.
 
 The demo targets the embedded default, so these tests use a temporary SQLite file even when
 EBID_TEST_DATABASE_URL names a PostgreSQL server.
@@ -9,21 +11,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from cryptography.hazmat.primitives.serialization import pkcs12
 
-from bidding.models import Tender, TenderStatus
+from bidding.models import Bid, BidStatus, Decryption, Tender, TenderStatus
 from ebid.audit import verify
 from ebid.cli import build_parser
 from ebid.config import tortoise_config
-from ebid.demo import build_demo
+from ebid.demo import build_demo, pki
+from ebid.demo.data import P12_PASSWORD
 from kernel import db
 from kernel.accounts import passwords
 from kernel.accounts.models import Role, User
 from kernel.audit.models import AuditEvent
 from kernel.settings import Settings
+from signing import keys as signing_keys
+from signing.receipts import verify_receipt
 
 T = TypeVar("T")
 Logins = list[tuple[str, str, str]]
@@ -102,6 +110,74 @@ def test_a_second_run_without_reset_changes_nothing(demo: tuple[Settings, Logins
     assert asyncio.run(build_demo(settings, reset=False)) == logins
     assert query(settings, counts) == before
     assert asyncio.run(verify(settings))[0]
+
+
+def test_sealed_bids_have_receipts_that_verify(demo: tuple[Settings, Logins]) -> None:
+    settings, _ = demo
+    bids = query(settings, lambda: Bid.all())
+    assert len(bids) >= 30
+    platform = signing_keys.load(settings, now=datetime.now(UTC)).receipt.certificate
+    for bid in bids:
+        assert bid.receipt is not None, f"bid {bid.id} has no receipt"
+        receipt = verify_receipt(bid.receipt, [platform])
+        assert receipt.package_sha256 == bid.sha256
+        assert receipt.tender_id == bid.tender_id  # type: ignore[attr-defined]
+        assert receipt.log_index == bid.log_index
+
+
+def test_the_openings_went_through_the_decryption_window(
+    demo: tuple[Settings, Logins],
+) -> None:
+    settings, _ = demo
+
+    async def read() -> tuple[list[Tender], list[Bid]]:
+        return await Tender.all(), await Bid.filter(status=BidStatus.SUBMITTED)
+
+    tenders, bids = query(settings, read)
+    status = {tender.id: tender.status for tender in tenders}
+    outcomes = {bid.decryption for bid in bids}
+    # one of each way a bid ends, and one window still running
+    assert {Decryption.DECRYPTED, Decryption.RECOVERED, Decryption.FAILED_BIDDER,
+            Decryption.PENDING} <= outcomes
+    assert TenderStatus.OPENING in status.values()
+    for bid in bids:
+        tender_status = status[bid.tender_id]  # type: ignore[attr-defined]
+        opened = bid.decryption in (Decryption.DECRYPTED, Decryption.RECOVERED)
+        if tender_status in (TenderStatus.PUBLISHED, TenderStatus.SUSPENDED):
+            assert bid.decryption == Decryption.PENDING and bid.price is None
+        elif opened:
+            # the price is what the bidder signed in its manifest, read at decryption
+            assert bid.manifest is not None
+            assert bid.price == Decimal(bid.manifest["price"]) and bid.price > 0
+        else:
+            assert bid.price is None
+    recovered = [bid for bid in bids if bid.decryption == Decryption.RECOVERED]
+    assert all(status[bid.tender_id] != TenderStatus.OPENING  # type: ignore[attr-defined]
+               for bid in recovered)
+
+
+def test_the_pkcs12_files_exist_and_load(demo: tuple[Settings, Logins]) -> None:
+    settings, logins = demo
+    directory = pki.pki_dir(settings)
+    holders = [username for role, username, _ in logins]
+    assert len(holders) == 9
+    for username in holders:
+        for name in (f"{username}.p12", f"{username}.enc.p12"):
+            key, cert, chain = pkcs12.load_key_and_certificates(
+                (directory / name).read_bytes(), P12_PASSWORD.encode())
+            assert key is not None and cert is not None and chain, name
+    assert any(str(directory) in line for line in pki.describe(settings))
+
+
+def test_two_bidders_share_a_machine_and_passages(demo: tuple[Settings, Logins]) -> None:
+    settings, _ = demo
+
+    async def detectors() -> set[str]:
+        from collusion.models import StoredFlag
+
+        return {flag.detector for flag in await StoredFlag.all()}
+
+    assert {"same_machine", "shared_passages"} <= query(settings, detectors)
 
 
 def test_the_cli_parses_the_demo_command() -> None:
