@@ -32,12 +32,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ebid.demo import build_demo
+    from ebid.demo.pki import describe
 
     settings = demo_from_env()
     logins = asyncio.run(build_demo(settings, reset=args.reset))
     print("Demo data ready. Logins (username / password):")
     for role, username, password in logins:
         print(f"  {role:<11} {username:<16} {password}")
+    for line in describe(settings):
+        print(line)
     print(f"Serving on http://{args.host}:{args.port}/")
     _serve(settings, args.host, args.port)
     return 0

@@ -116,12 +116,15 @@ def describe(settings: Settings) -> list[str]:
     directory = pki_dir(settings)
     if not directory.exists():
         return []
-    bidder = BIDDERS[0].username
+    bidder, officer = BIDDERS[0].username, AGENCY[0]
+    officers = ", ".join(f"{username}.enc.p12" for username, _ in OFFICERS)
     return [
         f"Demo certificates (PKCS#12, password {P12_PASSWORD}) in {directory}/:",
-        "  <bidder>.p12 (signing) and <bidder>.enc.p12 (encryption) for bidder1..bidder6;",
-        f"  {AGENCY[0]}, {SUPERVISOR[0]} and {ADMIN[0]}.enc.p12 for the opening officers. Try:",
+        "  bidder1..bidder6: <bidder>.p12 (signing) and <bidder>.enc.p12 (encryption);",
+        f"  opening officers: {officers} (their shares of each tender's opening key).",
         f"  export EBID_P12_PASSWORD='{P12_PASSWORD}'",
         f"  ebid-client login --p12 {directory}/{bidder}.p12 --no-browser",
         f"  ebid-client decrypt --tender T --enc-p12 {directory}/{bidder}.enc.p12",
+        f"  ebid-client login --username {officer}   (password {AGENCY[1]})",
+        f"  ebid-client share --tender T --enc-p12 {directory}/{officer}.enc.p12",
     ]
