@@ -488,16 +488,11 @@ def download_documents(run: Run, ctx: Any, bidder: Account, tender_id: int) -> l
 
 
 def submit_bid(run: Run, ctx: Any, bidder: Account, tender_id: int, price: str, *,
-               lot: int = 1, project_manager: str = "") -> int:
-    """Submit (or replace) ``bidder``'s bid on ``lot``; the new bid's id."""
-    bid = run(
-        bidding.submit_bid, ctx, actor=bidder.actor, tender_id=tender_id, lot_number=lot,
-        upload=upload_file(bid_bytes(bidder, tender_id, lot, price), f"{bidder.username}.zip",
-                           "application/zip"),
-        price=price, duration_days="300", quality="合格",
-        project_manager=project_manager or f"项目经理{bidder.username}",
-    )
-    return int(bid.id)
+               lot: int = 1, project_manager: str = "", **seal_options: Any) -> int:
+    """Seal and submit (or replace) ``bidder``'s bid on ``lot``; the new bid's id."""
+    bid_id, _ = submit_sealed(run, ctx, bidder, tender_id, price, lot=lot,
+                              project_manager=project_manager, **seal_options)
+    return bid_id
 
 
 def _index(state: TenderStatus) -> int:

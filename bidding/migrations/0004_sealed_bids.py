@@ -6,6 +6,26 @@ from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
+from bidding.search import TRGM_SCHEMA_QUERY, create_statements
+
+
+async def _restore_search(schema_editor) -> None:
+    # SQLite carries out the AlterField of bidding_tender.status below by rebuilding the table,
+    # which drops the FTS5 triggers of 0003: without this, tenders stop being found. Every
+    # statement is IF NOT EXISTS (and the FTS table is rebuilt), so on PostgreSQL it is a no-op.
+    client = schema_editor.client
+    dialect = client.capabilities.dialect
+    schema = "public"
+    if dialect == "postgres":
+        _, rows = await client.execute_query(TRGM_SCHEMA_QUERY)
+        schema = rows[0][0]
+    for sql in create_statements(dialect, schema):
+        await client.execute_script(sql)
+
+
+def restore_search(apps, schema_editor):
+    return _restore_search(schema_editor)
+
 class Migration(migrations.Migration):
     dependencies = [('bidding', '0003_search_indexes')]
 
@@ -112,4 +132,5 @@ class Migration(migrations.Migration):
             name='key_mode',
             field=fields.CharEnumField(default=KeyMode.EITHER, description='EITHER: either\nBOTH: both', enum_type=KeyMode, max_length=8),
         ),
+        ops.RunPython(restore_search, reverse_code=ops.RunPython.noop),
     ]

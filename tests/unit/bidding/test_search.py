@@ -57,7 +57,7 @@ def test_index_follows_edits(run, ctx, clock) -> None:
     made = factories.make_tender(run, ctx, clock, agency, state="draft", title="旧名称的项目工程")
     run(services.update_draft, ctx, actor=agency.actor, tender_id=made.id,
         data=factories.tender_in(made.deadline_at, title="新名称的项目工程"))
-    run(services.publish, ctx, actor=agency.actor, tender_id=made.id)
+    factories.publish(run, ctx, agency, made.id)
     assert run(queries.public_tenders, q="旧名称").total == 0
     assert _titles(run(queries.public_tenders, q="新名称的")) == {"新名称的项目工程"}
 
