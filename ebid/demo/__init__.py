@@ -14,8 +14,14 @@ A story is an async generator per tender: it yields the instant of its next step
 :func:`runner._play` runs the steps of all stories in time order, letting the scheduler's own code
 (``advance_due``) open whatever is due before each one, as it would on a live server.
 
-The package: ``data`` (the cast and the tenders), ``tools`` (``Demo`` and its acts), ``stories``
-(one per tender) and ``runner`` (``build_demo``).
+Why the bids are sealed for real. Each demo bidder holds a certificate pair from a development
+PKI made in the data directory (``pki``); its bids are sealed packages signed and encrypted as
+``ebid-client`` seals them, handed to the same service an upload ends in, and opened through the
+decryption window with keys and officers' shares sent as the client sends them. So the receipts,
+the log, the opening record and the collusion analysis the demo shows are the real ones.
+
+The package: ``data`` (the cast and the tenders), ``pki`` (the certificates), ``tools``
+(``Demo`` and its acts), ``stories`` (one per tender) and ``runner`` (``build_demo``).
 """
 
 from ebid.demo.runner import build_demo

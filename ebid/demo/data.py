@@ -1,5 +1,6 @@
 """The demo's cast and its tenders: the logins it prints, the fictitious firms, the agency and
-the supervising authority, the opening rooms and the twelve tenders' particulars. Plain tables,
+the supervising authority, the opening rooms, the thirteen tenders' particulars and what the
+firms' bids say (their machines, their words, the passage two of them share). Plain tables,
 kept apart from the code that plays them so a figure can be changed without reading a story."""
 
 from __future__ import annotations
