@@ -89,11 +89,22 @@ async def opening(
 async def evaluating(
     d: Demo, run: Run, plan: Plan, ranking: Mapping[int, Sequence[tuple[str, str]]], *,
     no_key: Sequence[str] = (), shares: Sequence[str] = (),
+    objection: tuple[str, str, str] | None = None,
 ) -> Steps:
-    """The opening's decryption window, the deposits once it is over (the window lasts 30
-    minutes), then the committee's ranking (if any yet)."""
+    """The opening's decryption window (with an ``objection`` raised there by a bidder and
+    answered on the spot: bidder, text, answer), the deposits once it is over (the window
+    lasts 30 minutes), then the committee's ranking (if any yet)."""
     async for at in opening(d, run, plan.deadline, no_key=no_key, shares=shares):
         yield at
+    if objection is not None:
+        name, text, answer = objection
+        yield plan.deadline + timedelta(minutes=22)
+        raised = await bidding.raise_objection(d.ctx, actor=d.actors[name],
+                                               tender_id=run.tender.id, stage="opening",
+                                               text=text)
+        yield plan.deadline + timedelta(minutes=28)
+        await bidding.answer_objection(d.ctx, actor=d.agency, tender_id=run.tender.id,
+                                       objection_id=raised.id, answer=answer)
     yield plan.deadline + timedelta(minutes=40)
     await d.deposits(run)
     if plan.ranked is not None:
@@ -238,7 +249,12 @@ async def evaluating_hospital(d: Demo) -> Steps:
               ("bidder4", 2, "4.5"), ("bidder6", 2, "3.2")],
     ):
         yield at
-    async for at in evaluating(d, run, plan, {}):
+    async for at in evaluating(d, run, plan, {}, objection=(
+        "bidder5",
+        "第2包仅有两家投标人递交投标文件，根据《中华人民共和国政府采购法》相关规定，"
+        "请代理机构当场说明第2包是否继续开标评审。",
+        "第2包有效投标人不足三家，依法作流标处理，将另行组织采购；"
+        "第1包有效投标人三家，继续进行评审。异议答复已记入开标记录。")):
         yield at
 
 
