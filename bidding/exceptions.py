@@ -159,3 +159,15 @@ class SharesTooEarly(DomainError):
     code = "shares_too_early"
     zh = "投标截止（{deadline}）前不接受开标密钥份额"
     en = "Opening key shares are accepted only after the deadline ({deadline})"
+
+
+class SealedPackageExpected(DomainError):
+    """A form upload where a sealed package was expected: the unsealed upload of issue 2 is
+    gone, since nobody, the platform included, may read a bid before the opening."""
+
+    code = "sealed_package_expected"
+    status_code = 415
+    zh = ("投标文件须为用 ebid-client 签名加密的密封文件，"
+          "以 application/octet-stream 上传，不能以表单上传")
+    en = ("A bid is a sealed package sent as application/octet-stream (seal it with "
+          "ebid-client, see docs/submission.md), not a form upload")

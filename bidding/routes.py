@@ -45,7 +45,6 @@ routes: list[BaseRoute] = [
     page(T + "/report", manage.file_report, name="bidding:report", roles={A}, methods=POST),
     page(T + "/rerun", manage.rerun, name="bidding:rerun", roles={A}, methods=POST),
     page(T + "/register", manage.register, name="bidding:register", roles={B}, methods=POST),
-    page(T + "/bids", manage.submit_bid, name="bidding:bid-submit", roles={B}, methods=POST),
     page(T + "/sealed-bids", sealed.submit, name="bidding:sealed-bid-submit", roles={B},
          methods=POST),
     page(T + "/bids/{bid_id:int}/receipt", sealed.show_receipt, name="bidding:bid-receipt",

@@ -56,7 +56,7 @@ class StoredBlob:
     path: Path
 
 
-def _limit_mb(max_bytes: int) -> int | float:
+def limit_mb(max_bytes: int) -> int | float:
     """The limit as shown to the user (MiB, like ``Settings.max_upload_bytes``)."""
     mb = max_bytes / _MIB
     return int(mb) if mb.is_integer() else round(mb, 2)
@@ -159,7 +159,7 @@ class BlobStore:
     async def put_upload(self, upload: UploadFile, *, max_bytes: int) -> StoredBlob:
         """Store the whole of an uploaded file (read from its start, in chunks)."""
         if upload.size is not None and upload.size > max_bytes:
-            raise PayloadTooLarge(limit_mb=_limit_mb(max_bytes))
+            raise PayloadTooLarge(limit_mb=limit_mb(max_bytes))
         await upload.seek(0)
 
         async def read_chunks() -> AsyncIterator[bytes]:
@@ -180,7 +180,7 @@ class BlobStore:
                     continue
                 total += len(chunk)
                 if max_bytes is not None and total > max_bytes:
-                    raise PayloadTooLarge(limit_mb=_limit_mb(max_bytes))
+                    raise PayloadTooLarge(limit_mb=limit_mb(max_bytes))
                 pending.append(bytes(chunk))
                 pending_size += len(chunk)
                 if pending_size >= _WRITE_BATCH:

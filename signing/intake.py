@@ -23,6 +23,7 @@ import anyio.to_thread
 from kernel.clock import Clock
 from kernel.context import Context
 from kernel.errors import DomainError, PayloadTooLarge
+from kernel.storage import limit_mb
 from signing import trust
 from signing.certificates import verify_certificate
 from signing.sealed import InspectedPackage, inspect
@@ -153,7 +154,7 @@ async def receive(
         async for chunk in chunks:
             size += len(chunk)
             if size > max_bytes:
-                raise PayloadTooLarge(limit_mb=round(max_bytes / (1 << 20), 2))
+                raise PayloadTooLarge(limit_mb=limit_mb(max_bytes))
             pending.append(chunk)
             pending_size += len(chunk)
             if pending_size >= 1 << 20:

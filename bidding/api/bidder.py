@@ -16,16 +16,13 @@ from bidding import serializers as out
 from bidding import services
 from bidding.api.parsing import (
     _ctx,
-    _form_text,
-    _integer,
     _json,
     _path_id,
-    _present,
     _text,
-    _upload,
 )
 from bidding.api.sealed import sealed_bid_submit
-from kernel.http import actor_of, form_of, json_body
+from bidding.exceptions import SealedPackageExpected
+from kernel.http import actor_of, json_body
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +83,7 @@ async def document_download(request: Request) -> Response:
 async def bid_submit(request: Request) -> Response:
     """
     ---
-    summary: Submit a bid for a lot before the deadline; a later one replaces it
+    summary: Submit a sealed bid for a lot before the deadline; a later one replaces it
     description: >
       A sealed package (docs/submission.md): the body is the package itself, Content-Type
       application/octet-stream, the lot in ?lot=N. 201 with {bid_id, receipt (base64 CMS DER),
@@ -95,8 +92,7 @@ async def bid_submit(request: Request) -> Response:
       package_for_another_tender, package_for_another_lot, wrong_opening_key, wrong_key_mode,
       certificate_expired, certificate_revoked, unknown_issuer, wrong_key_usage,
       certificate_not_the_bidders, package_superseded, package_withdrawn, payload_too_large,
-      deadline_passed. A multipart form (file and price) is the unsealed upload of issue 1,
-      kept until the integrator removes it.
+      deadline_passed. Large packages go through the resumable uploads (docs/api.md).
     tags: [bidder]
     parameters:
       - {name: tender_id, in: path, required: true, schema: {type: integer}}
@@ -106,42 +102,20 @@ async def bid_submit(request: Request) -> Response:
       content:
         application/octet-stream:
           schema: {type: string, format: binary}
-        multipart/form-data:
-          schema:
-            type: object
-            required: [lot, price, file]
-            properties:
-              lot: {type: integer, description: Lot number, 1-based}
-              price: {type: string, example: "1098000.00"}
-              duration_days: {type: integer}
-              quality: {type: string}
-              project_manager: {type: string}
-              file: {type: string, format: binary}
     responses:
-      201: {description: "The bid: id, sha256 of the stored file, submitted_at (server time)"}
-      400: {description: "invalid_input: lot, price, duration_days, file"}
+      200: {description: "The current package again: its original receipt"}
+      201: {description: "Accepted: bid_id, receipt (base64 CMS DER), receipt_fields"}
+      400: {description: "invalid_input, malformed_package, bad_signature, wrong_* ..."}
       401: {description: "login_required: no or expired token"}
       403: {description: "permission_denied: not a bidder"}
       404: {description: No such tender}
-      409:
-        description: >
-          deadline_passed (the message names the deadline); not_registered;
-          transition_not_allowed
+      409: {description: "deadline_passed, not_registered, package_superseded ..."}
       413: {description: payload_too_large}
+      415: {description: "sealed_package_expected: a form upload instead of a package"}
     """
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        return await sealed_bid_submit(request)
-    form = await form_of(request)
-    fields = {name: _form_text(form, name).strip() or None for name in ("lot", "price")}
-    lot_number = _integer(_present(fields, "lot"), "lot")
-    price = _present(fields, "price")
-    bid = await services.submit_bid(
-        _ctx(request), actor=actor_of(request), tender_id=_path_id(request),
-        lot_number=lot_number, upload=_upload(form), price=price,
-        duration_days=_form_text(form, "duration_days"), quality=_form_text(form, "quality"),
-        project_manager=_form_text(form, "project_manager"),
-    )
-    return _json(out.bid(bid, lot_number=lot_number), 201)
+    if request.headers.get("content-type", "").startswith(("multipart/", "application/x-www")):
+        raise SealedPackageExpected()
+    return await sealed_bid_submit(request)
 
 
 async def bid_withdraw(request: Request) -> Response:

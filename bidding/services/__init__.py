@@ -7,7 +7,6 @@ from bidding.services.bidders import (
     read_bid_file,
     register,
     sealed_bid_for_owner,
-    submit_bid,
     submit_sealed_bid,
     withdraw_bid,
 )
@@ -74,7 +73,6 @@ __all__ = [
     "rerun",
     "sealed_bid_for_owner",
     "settle",
-    "submit_bid",
     "submit_key",
     "submit_sealed_bid",
     "submit_share",

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import anyio.to_thread
-from starlette.datastructures import UploadFile
 from tortoise.transactions import in_transaction
 
 from bidding import rules as statute
@@ -46,13 +44,13 @@ from bidding.services.common import (
     require_invited,
     rules_of,
     share_lock_tender,
-    store_upload,
     transition,
 )
 from kernel.accounts import services as accounts
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
 from kernel.errors import NotFound, PayloadTooLarge
+from kernel.storage import limit_mb
 from signing import fingerprint, intake, opening
 from signing import keys as platform_keys
 from signing import log as receipts_log
@@ -119,83 +117,6 @@ async def download_document(
     return doc
 
 
-def _price(value: str) -> Decimal:
-    try:
-        price = Decimal(str(value).replace(",", "").strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidInput("price", "must be an amount in yuan", "投标报价须为金额（元）") from None
-    if not price.is_finite() or price <= 0 or price > Decimal("1e13"):
-        raise InvalidInput("price", "must be a positive amount", "投标报价须大于零")
-    return price.quantize(Decimal("0.01"))
-
-
-async def submit_bid(
-    ctx: Context,
-    *,
-    actor: Actor,
-    tender_id: int,
-    lot_number: int,
-    upload: UploadFile,
-    price: str,
-    duration_days: str = "",
-    quality: str = "",
-    project_manager: str = "",
-) -> Bid:
-    """Upload a bid before the deadline; a later upload replaces the earlier one."""
-    org_id = require_bidder(actor)
-    price_value = _price(price)
-    duration = None
-    if duration_days.strip():
-        if not duration_days.strip().isdigit() or not 0 < int(duration_days) < 10000:
-            raise InvalidInput("duration_days", "must be a whole number of days",
-                               "工期须为天数（正整数）")
-        duration = int(duration_days)
-    tender = await Tender.get_or_none(id=tender_id)
-    if tender is None:
-        raise NotFound()
-    hide_draft(tender)
-    # Cheap checks before storing the file; all are repeated under the lock below.
-    _check_deadline(ctx, tender)
-    states.check_allowed(tender.status, "submit_bid")
-    await _registration(tender_id, org_id)
-    lot = await Lot.get_or_none(tender_id=tender_id, number=lot_number)
-    if lot is None:
-        raise InvalidInput("lot", "no such lot", "标段不存在")
-    blob = await store_upload(ctx, upload, missing_zh="请选择投标文件")
-    async with in_transaction():
-        tender = await share_lock_tender(tender_id)
-        states.check_allowed(tender.status, "submit_bid")
-        # One reading of the clock, taken under the tender lock, both judges the deadline and
-        # stamps the bid: a bid judged in time is never recorded as late.
-        now = ctx.clock.now()
-        _check_deadline(ctx, tender, now)
-        registration = await Registration.filter(
-            tender_id=tender_id, organization_id=org_id
-        ).select_for_update().first()
-        if registration is None:
-            raise NotRegistered()
-        previous = await Bid.filter(
-            registration_id=registration.id, lot_id=lot.id, status=BidStatus.SUBMITTED
-        ).all()
-        for old in previous:
-            old.status = BidStatus.SUPERSEDED
-            old.ended_at = now
-            await old.save(update_fields=["status", "ended_at"])
-        bid = await Bid.create(
-            tender_id=tender_id, lot=lot, registration=registration, organization_id=org_id,
-            filename=blob.filename, sha256=blob.sha256, size=blob.size, price=price_value,
-            duration_days=duration, quality=quality.strip()[:100],
-            project_manager=project_manager.strip()[:100], submitted_at=now,
-        )
-        await audit(
-            ctx, actor=actor, action="bidding:bid:submitted", tender_id=tender_id,
-            object_type="bid", object_id=bid.id, sealed=True,
-            after={"lot": lot.number, "sha256": blob.sha256, "size": blob.size,
-                   "replaces": [old.id for old in previous]},
-        )
-    return bid
-
-
 _READ = 1 << 20
 
 
@@ -243,7 +164,7 @@ async def submit_sealed_bid(
     org_id = require_bidder(actor)
     size = (await anyio.to_thread.run_sync(package_path.stat)).st_size
     if size > ctx.settings.max_bid_bytes:
-        raise PayloadTooLarge(limit_mb=round(ctx.settings.max_bid_bytes / (1 << 20), 2))
+        raise PayloadTooLarge(limit_mb=limit_mb(ctx.settings.max_bid_bytes))
     tender = await Tender.get_or_none(id=tender_id)
     if tender is None:
         raise NotFound()

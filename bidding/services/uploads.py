@@ -43,6 +43,7 @@ from kernel.accounts.actor import Actor
 from kernel.context import Context
 from kernel.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from kernel.files import fsync_dir
+from kernel.storage import limit_mb
 
 __all__ = [
     "MAX_OPEN_UPLOADS",
@@ -289,7 +290,7 @@ async def start(
     if size <= 0:
         raise InvalidInput("size", "must be a positive number of bytes", "须为正的字节数")
     if size > ctx.settings.max_bid_bytes:
-        raise PayloadTooLarge(limit_mb=round(ctx.settings.max_bid_bytes / (1 << 20), 2))
+        raise PayloadTooLarge(limit_mb=limit_mb(ctx.settings.max_bid_bytes))
     tender = await _tender(ctx, tender_id)
     if ctx.clock.now() >= tender.deadline_at:
         raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))

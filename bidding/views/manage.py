@@ -218,17 +218,6 @@ async def register(request: Request) -> Response:
     return _back(_id(request), "registered-bidder")
 
 
-async def submit_bid(request: Request) -> Response:
-    form = await form_of(request)
-    await services.submit_bid(
-        _ctx(request), actor=actor_of(request), tender_id=_id(request),
-        lot_number=forms.int_field(form, "lot", "标段"), upload=forms.upload(form),
-        price=forms.text(form, "price"), duration_days=forms.text(form, "duration_days"),
-        quality=forms.text(form, "quality"), project_manager=forms.text(form, "project_manager"),
-    )
-    return _back(_id(request), "bid")
-
-
 async def withdraw_bid(request: Request) -> Response:
     await services.withdraw_bid(
         _ctx(request), actor=actor_of(request), tender_id=_id(request),

@@ -50,7 +50,7 @@ from starlette.testclient import TestClient
 from tortoise import Tortoise, connections
 
 from bidding import services as bidding
-from bidding.models import Bid, Notice, Registration, TenderStatus
+from bidding.models import Bid, Notice, Question, Registration, TenderStatus
 from bidding.services import queries, rooms
 from ebid.app import create_app
 from kernel.accounts.creditcode import make_code
@@ -498,8 +498,6 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:rerun": [("", {"data": {"deadline_at": "2026-05-20T09:30"}})],
         # The bidder's forms.
         "bidding:register": [("", {"data": {}})],
-        "bidding:bid-submit": [("", {"data": bid_form,
-                                     "files": _file("探针投标.zip", b"PK probe")})],
         "bidding:bid-withdraw": [("", {"data": {}})],
         # A sealed package that is not one: refused by its bytes alone, whoever sends it.
         "bidding:sealed-bid-submit": [("", {"data": {"lot": "1"},
@@ -538,8 +536,13 @@ def write_bodies(route: str, state: str, ids: World) -> list[Variant] | None:
         "bidding:api-report": [("", {"json": {"body": REPORT}})],
         "bidding:api-rerun": [("", {"json": {"deadline_at": "2026-05-20T09:30:00+08:00"}})],
         "bidding:api-register": [("", {})],
-        "bidding:api-bid-submit": [("", {"data": bid_form,
-                                         "files": _file("探针接口投标.zip", b"PK api")})],
+        # A form upload is refused (415) and bytes that are no package are refused by
+        # themselves, whoever sends them.
+        "bidding:api-bid-submit": [
+            ("form", {"data": bid_form, "files": _file("探针接口投标.zip", b"PK api")}),
+            ("bytes", {"content": b"PK not sealed",
+                       "headers": {"content-type": "application/octet-stream"}}),
+        ],
         "bidding:api-bid-withdraw": [("", {})],
         "bidding:api-question": [("", {"json": {"text": "探针接口提问：是否接受联合体？"}})],
         "bidding:api-objection": [("", {"json": {"stage": "documents",
@@ -1071,8 +1074,9 @@ def test_the_matrix_catches_a_deliberate_leak(
 
 
 def test_the_matrix_catches_ids_that_count(database_url: str, tmp_path: Path) -> None:
-    """Sequential ids on sealed rows: a bidder's new registration, its bid and its inbox then
-    count the others'. Random ids (kernel.db.RandomIdField) are what keeps this test quiet."""
+    """Sequential ids on sealed rows: a bidder's new registration, its question and its inbox
+    then count the others'. Random ids (kernel.db.RandomIdField) are what keeps this test
+    quiet. (The API's bid probe cannot serve here: a probe's package is no bidder's.)"""
     counter = {"next": 0}
 
     def sequential() -> int:
@@ -1080,12 +1084,12 @@ def test_the_matrix_catches_ids_that_count(database_url: str, tmp_path: Path) ->
         return counter["next"]
 
     def patch(monkeypatch: pytest.MonkeyPatch) -> None:
-        for model in (Registration, Bid, Notification):
+        for model in (Registration, Bid, Question, Notification):
             monkeypatch.setattr(model._meta.pk, "default", sequential)
 
     settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
                         max_upload_bytes=2 * 1024 * 1024)
-    watched = {"accounts:notifications", "bidding:api-register", "bidding:api-bid-submit"}
+    watched = {"accounts:notifications", "bidding:api-register", "bidding:api-question"}
     counting = collect(
         settings,
         keep=lambda p: p.route in watched and p.group in ("published", "platform")

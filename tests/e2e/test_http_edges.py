@@ -15,6 +15,12 @@ def _fast_hashing(monkeypatch) -> None:
 
 
 @pytest.fixture
+def settings(settings):
+    # A small bid limit, so that a test can send a package over it.
+    return settings.with_(max_bid_bytes=2 * 1024 * 1024)
+
+
+@pytest.fixture
 def open_tender(run, ctx, clock):
     agency = factories.make_agency(run, ctx)
     bidder = factories.make_bidder(run, ctx, "edge")
@@ -34,11 +40,10 @@ def test_oversized_bid_gets_413_with_the_limit_and_keeps_the_earlier_bid(
     first = factories.submit_bid(run, ctx, bidder, made.id, "11000000")
     stored = _blobs(settings)
     browser = factories.session_client(client, run, ctx, bidder)
-    too_big = b"x" * (settings.max_upload_bytes + 1)
+    too_big = b"x" * (settings.max_bid_bytes + 1)
     answer = browser.post(
-        f"/tenders/{made.id}/bids",
-        data=factories.with_csrf(browser, lot="1", price="10000000"),
-        files={"file": ("bid.zip", too_big, "application/zip")},
+        f"/tenders/{made.id}/sealed-bids", data=factories.with_csrf(browser, lot="1"),
+        files={"package": ("bid.sealed", too_big, "application/octet-stream")},
     )
     assert answer.status_code == 413
     assert "2 MB" in answer.text and "上传文件过大" in answer.text
@@ -46,6 +51,7 @@ def test_oversized_bid_gets_413_with_the_limit_and_keeps_the_earlier_bid(
     assert [b.id for b in run(Bid.filter(tender_id=made.id, status="submitted").all)] == [first]
     assert _blobs(settings) == stored
     assert not list((settings.blob_dir / ".tmp").glob("*"))
+    assert not list((settings.data_dir / "incoming").glob("*"))
 
 
 def test_oversized_document_over_the_api_is_413_json(client, run, ctx, settings, open_tender):
@@ -60,17 +66,32 @@ def test_oversized_document_over_the_api_is_413_json(client, run, ctx, settings,
     assert run(TenderDocument.filter(tender_id=made.id).count) == 1
 
 
-def test_bad_price_is_a_400_naming_the_field_in_the_page(client, run, ctx, open_tender):
+def test_a_file_that_is_no_sealed_package_is_refused_naming_why(
+    client, run, ctx, open_tender
+) -> None:
     made, _, bidder = open_tender
     browser = factories.session_client(client, run, ctx, bidder)
     answer = browser.post(
-        f"/tenders/{made.id}/bids",
-        data=factories.with_csrf(browser, lot="1", price="一千万"),
-        files={"file": ("bid.zip", b"content", "application/zip")},
+        f"/tenders/{made.id}/sealed-bids", data=factories.with_csrf(browser, lot="1"),
+        files={"package": ("bid.zip", b"PK\x03\x04 a zip, not a package", "application/zip")},
     )
     assert answer.status_code == 400
     assert answer.template.name == "error.html"
-    assert "投标报价" in answer.context["message"]
+    assert "密封" in answer.context["message"] or "封装" in answer.context["message"]
+    assert run(Bid.filter(tender_id=made.id).count) == 0
+
+
+def test_a_form_upload_to_the_bid_api_is_415_naming_the_sealed_format(
+    client, run, ctx, open_tender
+) -> None:
+    made, _, bidder = open_tender
+    api = factories.session_client(client, run, ctx, bidder, api=True)
+    answer = api.post(f"/api/v1/tenders/{made.id}/bids",
+                      data={"lot": "1", "price": "10000000"},
+                      files={"file": ("bid.zip", b"PK", "application/zip")})
+    assert answer.status_code == 415
+    assert answer.json()["error"] == "sealed_package_expected"
+    assert run(Bid.filter(tender_id=made.id).count) == 0
 
 
 def test_english_pages_and_errors(client, run, ctx, open_tender) -> None:

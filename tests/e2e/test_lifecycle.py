@@ -7,9 +7,11 @@ Only the accounts the centre opens (the agency, the supervisor) and the schedule
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -95,13 +97,41 @@ def tender_page(browser: TestClient, tender_id: int) -> str:
     return page.text
 
 
-def bid(bidder: Bidder, tender_id: int, price: str, manager: str) -> Any:
-    return factories.submit(
-        bidder.browser, tender_page(bidder.browser, tender_id), f"/tenders/{tender_id}/bids",
-        price=price, duration_days="300", quality="合格", project_manager=manager,
-        files={"file": (f"{bidder.username}-{price}.zip",
-                        f"投标文件 {bidder.username} {price}".encode(), "application/zip")},
+def _account(bidder: Bidder) -> Any:
+    """What the factories' sealing needs to know of a company that signed up by the page."""
+    return SimpleNamespace(credit_code=bidder.credit_code, org_name=bidder.name,
+                           username=bidder.username)
+
+
+def bid(run: Any, ctx: Any, bidder: Bidder, tender_id: int, price: str, manager: str) -> Any:
+    """Seal the bid as ebid-client would, upload it through the bid page's form; the tender
+    page afterwards (the upload itself answers with the receipt page, 201)."""
+    package = factories.seal_bid(run, ctx, _account(bidder), tender_id, price,
+                                 project_manager=manager)
+    answer = factories.submit(
+        bidder.browser, tender_page(bidder.browser, tender_id),
+        f"/tenders/{tender_id}/sealed-bids", lot="1",
+        files={"package": (f"{bidder.username}-{price}.sealed", package,
+                           "application/octet-stream")},
     )
+    assert answer.status_code == 201, (answer.status_code, _error_text(answer.text))
+    assert answer.template.name == "bidding/bid-receipt.html"
+    assert answer.context["fields"]["package_sha256"] == hashlib.sha256(package).hexdigest()
+    return bidder.browser.get(f"/tenders/{tender_id}")
+
+
+def send_keys(run: Any, ctx: Any, bidder: Bidder, tender_id: int) -> None:
+    """At the opening, the bidder's client sends the key of its current bid (ebid-client
+    decrypt) over the API; here from the bidder's logged-in browser session."""
+    opening = bidder.browser.get(f"/api/v1/tenders/{tender_id}/opening").json()
+    mine = [b for b in opening["bids"] if b["mine"]]
+    assert len(mine) == 1, opening
+    body = factories.key_message(run, ctx, _account(bidder), mine[0]["bid_id"])
+    answer = bidder.browser.post(
+        f"/api/v1/tenders/{tender_id}/bids/{mine[0]['bid_id']}/key", json=body,
+        headers=factories.csrf_headers(bidder.browser))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["decryption"] == "decrypted", answer.json()
 
 
 def withdraw_actions(html: str, tender_id: int) -> list[str]:
@@ -167,18 +197,18 @@ def test_a_tender_from_registration_to_award_over_html_forms(
 
     # Bids; Hongda replaces its bid, Jianxin withdraws and bids again.
     clock.advance(hours=1)
-    _ok(bid(hongda, tender_id, "11200000.00", "李建国"), t, "bid")
-    _ok(bid(jianxin, tender_id, "11050000.00", "王立新"), t, "bid")
-    _ok(bid(zhongtian, tender_id, "11380000.00", "赵天明"), t, "bid")
+    bid(run, ctx, hongda, tender_id, "11200000.00", "李建国")
+    bid(run, ctx, jianxin, tender_id, "11050000.00", "王立新")
+    bid(run, ctx, zhongtian, tender_id, "11380000.00", "赵天明")
     clock.advance(minutes=30)
-    page = _ok(bid(hongda, tender_id, "10980000.00", "李建国"), t, "bid")
+    page = bid(run, ctx, hongda, tender_id, "10980000.00", "李建国")
     assert "已被替换" in page.text
     assert len(withdraw_actions(page.text, tender_id)) == 1, "only the current bid withdraws"
     page = tender_page(jianxin.browser, tender_id)
     (withdraw,) = withdraw_actions(page, tender_id)
     page = _ok(factories.submit(jianxin.browser, page, withdraw), t, "withdrawn")
     assert "已撤回" in page.text
-    _ok(bid(jianxin, tender_id, "11080000.00", "王立新"), t, "bid")
+    bid(run, ctx, jianxin, tender_id, "11080000.00", "王立新")
 
     # A question, and the clarification that answers it without naming who asked.
     clock.set(datetime(2026, 3, 4, 10, 0, tzinfo=BEIJING))
@@ -219,11 +249,18 @@ def test_a_tender_from_registration_to_award_over_html_forms(
     # The deadline passes; before the scheduler has run a bid is refused all the same.
     clock.set(DEADLINE + timedelta(minutes=1))
     late = hongda.browser.post(
-        f"{t}/bids", data=factories.with_csrf(hongda.browser, lot="1", price="10880000.00"),
-        files={"file": ("late.zip", b"too late", "application/zip")},
+        f"{t}/sealed-bids", data=factories.with_csrf(hongda.browser, lot="1"),
+        files={"package": ("late.sealed", factories.seal_bid(
+            run, ctx, _account(hongda), tender_id, "10880000.00"), "application/octet-stream")},
     )
     _refused(late, DeadlinePassed.status_code, "投标截止时间（2026-03-27 09:30）已过")
     assert api_detail(client, tender_id)["status"] == "published"
+    # The opening starts after the intake grace; each bidder sends its key in the window.
+    clock.set(DEADLINE + timedelta(seconds=ctx.settings.intake_grace_seconds))
+    run(bidding.advance_due, ctx)
+    assert api_detail(client, tender_id)["status"] == "opening"
+    for bidder in bidders:
+        send_keys(run, ctx, bidder, tender_id)
     run(bidding.advance_due, ctx)
     assert api_detail(client, tender_id)["status"] == "opened"
 
@@ -315,13 +352,18 @@ def test_a_failed_tender_is_rerun_from_a_copy_with_its_documents(
     made = factories.make_tender(run, ctx, clock, agency_account, "published")
     t = f"/tenders/{made.id}"
     clock.advance(hours=1)
+    two = []
     for seed, price in (("Hongda", "11200000.00"), ("Jianxin", "11050000.00")):
         bidder = sign_up(client, seed)
         _ok(factories.submit(bidder.browser, tender_page(bidder.browser, made.id),
                              f"{t}/register"), t, "registered-bidder")
-        _ok(bid(bidder, made.id, price, "项目经理"), t, "bid")
+        bid(run, ctx, bidder, made.id, price, "项目经理")
+        two.append(bidder)
 
-    clock.set(made.deadline_at + timedelta(minutes=1))  # the intake grace
+    clock.set(made.deadline_at + timedelta(seconds=ctx.settings.intake_grace_seconds))
+    run(bidding.advance_due, ctx)
+    for bidder in two:
+        send_keys(run, ctx, bidder, made.id)
     run(bidding.advance_due, ctx)
     original = api_detail(client, made.id)
     assert original["status"] == "failed"

@@ -6,7 +6,8 @@ second before the deadline and half in the first half second after it, and all o
 processed concurrently (each in its own transaction, real row locks) while the scheduler keeps
 trying to start the opening. None may be accepted after the deadline, none refused before it,
 each bidder ends with exactly one current bid, every accepted bid has exactly one log entry,
-and the opening, once the intake grace is over, takes exactly the current bids.
+and the opening, once the intake grace is over, takes exactly the current bids. (This replaces
+the plain-upload race tests of issue 2.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from starlette.testclient import TestClient
 
 from bidding import services as bidding
 from bidding.exceptions import DeadlinePassed
-from bidding.models import Bid, BidStatus, Tender, TenderStatus
+from bidding.models import Bid, BidStatus, OpeningRecord, Tender, TenderStatus
 from kernel.clock import FixedClock
 from kernel.errors import DomainError
 from kernel.settings import Settings
@@ -139,7 +140,16 @@ def test_a_thousand_submissions_straddling_the_deadline(
     clock.set(deadline + timedelta(seconds=ctx.settings.intake_grace_seconds))
     run(bidding.advance_due, ctx)
     tender = run(Tender.get, id=made.id)
-    assert tender.status not in (TenderStatus.PUBLISHED, TenderStatus.SUSPENDED)
+    assert tender.status == TenderStatus.OPENING
+    # Every bidder sends the key of its current bid; the opening record lists exactly those.
+    current_of = {c.organization_id: c.id for c in current}
+    made.bid_ids = {b.username: current_of[b.organization_id] for b in bidders}
+    factories.decrypt_bids(run, ctx, made)
+    run(bidding.advance_due, ctx)
+    tender = run(Tender.get, id=made.id)
+    assert tender.status == TenderStatus.OPENED
+    record = run(OpeningRecord.get, tender_id=made.id)
+    assert {int(row["bid_id"]) for row in record.rows} == {b.id for b in current}
     late = factories.seal_bid(run, ctx, bidders[0], made.id, "9999999.00")
     with pytest.raises(DomainError):
         factories.submit_package(run, ctx, bidders[0], made.id, late,
