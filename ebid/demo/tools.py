@@ -159,7 +159,7 @@ def _bill(spec: TenderSpec, bidder: str, price: Decimal) -> tuple[Item, ...]:
         return ()
     items, spent = [], Decimal(0)
     for n, (code, description, unit, share) in enumerate(_WORKS):
-        quantity = Decimal(spec.estimate // 100_000 * (n + 3))
+        quantity = Decimal(1 if unit == "项" else spec.estimate // 100_000 * (n + 3))
         # each firm prices the lines a little differently, the total being what it bids
         lean = Decimal(zlib.crc32(f"{bidder}{code}".encode()) % 9 - 4) / 100
         unit_price = (price * share * (1 + lean) / quantity).quantize(Decimal("0.01"))
