@@ -85,6 +85,9 @@ def _make(directory: Path, now: datetime) -> tuple[DevPKI, dict[str, Holder]]:
         holders[username] = Holder(username, pair, directory / f"{username}.p12")
     for holder in holders.values():
         write_pair(holder.pair, holder.p12, password=P12_PASSWORD)
+    (directory / "README.txt").write_text(
+        "Demo material only: the CA keys in ca/ lie unencrypted.\n"
+        + "\n".join(_describe(directory.resolve())) + "\n", encoding="utf-8")
     return pki, holders
 
 
@@ -112,10 +115,15 @@ def starts_before(at: datetime) -> datetime:
 
 
 def describe(settings: Settings) -> list[str]:
-    """Lines for ``ebid demo`` to print: where the PKCS#12 files are and how to use them."""
+    """Lines for ``ebid demo`` to print (and its README.txt to hold): where the PKCS#12
+    files are and how to use them."""
     directory = pki_dir(settings)
     if not directory.exists():
         return []
+    return _describe(directory.resolve())
+
+
+def _describe(directory: Path) -> list[str]:
     bidder, officer = BIDDERS[0].username, AGENCY[0]
     officers = ", ".join(f"{username}.enc.p12" for username, _ in OFFICERS)
     return [

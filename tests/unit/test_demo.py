@@ -166,7 +166,8 @@ def test_the_pkcs12_files_exist_and_load(demo: tuple[Settings, Logins]) -> None:
             key, cert, chain = pkcs12.load_key_and_certificates(
                 (directory / name).read_bytes(), P12_PASSWORD.encode())
             assert key is not None and cert is not None and chain, name
-    assert any(str(directory) in line for line in pki.describe(settings))
+    assert any(str(directory.resolve()) in line for line in pki.describe(settings))
+    assert P12_PASSWORD in (directory / "README.txt").read_text(encoding="utf-8")
 
 
 def test_two_bidders_share_a_machine_and_passages(demo: tuple[Settings, Logins]) -> None:
