@@ -1,21 +1,32 @@
-"""The whole life of a tender, clicked through in Chromium by the four roles.
+"""The whole life of a tender, clicked through in Chromium by the four roles, with sealed bids.
 
 A real server runs in a subprocess (tests/browser/server_app.py) on its own database: a temporary
 SQLite file, or a throw-away PostgreSQL database next to EBID_TEST_DATABASE_URL. Only the first
 centre admin is seeded; everything else is done through the pages, as a person would: the admin
-opens the agency and supervisor accounts and an opening room, the agency registers and publishes
-the tender, three bidders sign up, register and bid, the deadline passes and the scheduler opens
-the tender, the supervisor reads the audit trail, the agency records the deposits, enters the
+opens the agency and supervisor accounts and an opening room, accepts the development CAs and
+uploads their CRLs; the admin, the supervisor and the agency register their encryption
+certificates on 我的证书 (they are the tender's opening officers); the agency registers and
+publishes the tender, whose page then shows its opening key. Four bidders sign up, log in with
+their certificate (the real ``ebid-client login``, whose one-time link logs the browser in),
+seal their bids with the real ``ebid-client seal`` and upload the ``.sealed`` files through the
+bid page, which answers with the receipt (downloaded as .p7m). After the deadline the opening
+page runs the decryption window live: three bidders send their keys with
+``ebid-client decrypt`` and the page, polling on its own, shows their prices; a bidder objects
+there and the agency answers; the fourth bidder never sends its key, and when the window ends
+the page turns by itself into the signed opening record with that bid failed through the
+bidder. Then the supervisor reads the audit trail, the agency records the deposits, enters the
 ranking, publishes the candidates and awards, and the bidders and the public see the result.
 
-Time moves by rewriting the server's clock file; the test never sleeps, it reloads a page until
-the scheduler has acted (with a timeout). Each step leaves a full-page screenshot in
-test-artifacts/screenshots/ for a person to look at.
+Time moves by rewriting the server's clock file; the test never sleeps, it waits on page content
+(with timeouts) or reloads a page until the scheduler has acted. Each step leaves a full-page
+screenshot in test-artifacts/screenshots/ for a person to look at. The development PKI is made
+in the test's temporary directory; no key is kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -36,6 +47,7 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from kernel.accounts.creditcode import make_code
+from signing.pki.devpki import DevPKI, write_pair
 
 CHROMIUM = shutil.which("chromium")
 
@@ -49,6 +61,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
+CLIENT = Path(sys.executable).with_name("ebid-client")
 SERVER_APP = Path(__file__).with_name("server_app.py")
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -84,6 +97,7 @@ class Bidder:
     name: str
     price: str
     manager: str
+    sends_key: bool = True
 
     @property
     def username(self) -> str:
@@ -98,7 +112,17 @@ BIDDERS = (
     Bidder(1, "城西建设集团有限公司", "10980000.00", "张工"),
     Bidder(2, "江南路桥工程有限公司", "11050000.00", "李工"),
     Bidder(3, "华东市政建设有限公司", "11100000.00", "王工"),
+    # Never sends its key at the opening: its bid fails through the bidder. With the other
+    # three opened the lot still has the three bids an open tender needs.
+    Bidder(4, "华南水务工程有限公司", "10890000.00", "赵工", sends_key=False),
 )
+OPENED = tuple(b for b in BIDDERS if b.sends_key)
+
+# The development PKI's certificates and CRLs are dated from here, for ten years: every
+# instant of the server's clock and the real time (which ebid-client checks by) fall inside.
+PKI_NOW = datetime(2025, 1, 1, tzinfo=ZoneInfo("UTC"))
+PKI_DAYS = 3650
+P12_PASSWORD = "Zhengshu#browser"
 
 
 # --- the server under test --------------------------------------------------------------------
@@ -212,10 +236,75 @@ def upload(name: str, mime_type: str, content: str) -> FilePayload:
     return {"name": name, "mimeType": mime_type, "buffer": content.encode()}
 
 
+# --- the certificates and the bidder's client -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pki:
+    """What the CAs hand out, as files: what a person picks in a file chooser or gives
+    ebid-client."""
+
+    ca_certificates: tuple[Path, ...]  # root first, then the issuing CA (PEM)
+    crls: tuple[Path, ...]  # theirs (DER)
+    officer_certificates: dict[str, Path]  # username -> encryption certificate (PEM)
+    p12: dict[str, tuple[Path, Path]]  # bidder username -> (signing, encryption) PKCS#12
+
+
+def make_pki(directory: Path, officers: dict[str, str]) -> Pki:
+    """An EC P-256 development PKI; ``officers`` maps usernames to opening roles."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    pki = DevPKI.create(directory / "ca", now=PKI_NOW, families=("ec",))
+    pki.publish_crls("ec", now=PKI_NOW, days=PKI_DAYS)  # the first ones last a week only
+    certificates = {}
+    for username, role in officers.items():
+        pair = pki.issue(kind="officer", name=username, role=role,  # type: ignore[arg-type]
+                         now=PKI_NOW, family="ec", days=PKI_DAYS)
+        path = directory / f"{username}-encryption.pem"
+        path.write_bytes(pair.encryption.certificate.public_bytes(Encoding.PEM))
+        certificates[username] = path
+    p12 = {}
+    for bidder in BIDDERS:
+        pair = pki.issue(kind="company", name=bidder.name, credit_code=bidder.credit_code,
+                         now=PKI_NOW, family="ec", days=PKI_DAYS)
+        p12[bidder.username] = write_pair(pair, directory / f"{bidder.username}.p12",
+                                          password=P12_PASSWORD)
+    levels = ("root", "intermediate")
+    return Pki(
+        ca_certificates=tuple(directory / "ca" / "ec" / f"{level}.crt.pem" for level in levels),
+        crls=tuple(pki.crl_path(f"ec/{level}") for level in levels),
+        officer_certificates=certificates,
+        p12=p12,
+    )
+
+
+def ebid_client(server: Server, home: Path, *argv: str) -> str:
+    """One run of the installed ``ebid-client`` console script, as the bidder types it."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "EBID_CLIENT_HOME": str(home / "config"),
+           "EBID_P12_PASSWORD": P12_PASSWORD}
+    result = subprocess.run(
+        [str(CLIENT), "--server", server.base_url, "--lang", "en", *argv],
+        capture_output=True, text=True, env=env, cwd=home, timeout=60, check=False,
+    )
+    assert result.returncode == 0, (
+        f"ebid-client {argv[0]} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def client_login(server: Server, home: Path, p12: Path) -> str:
+    """``ebid-client login``: the one-time link that logs a browser in as the same user."""
+    out = ebid_client(server, home, "login", "--p12", str(p12), "--no-browser")
+    return next(line.split(": ", 1)[1].strip() for line in out.splitlines()
+                if "login link" in line)
+
+
 # --- the walk ---------------------------------------------------------------------------------
 
 
-def test_tender_lifecycle_in_the_browser(server: Server) -> None:
+def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None:
+    officers = {"admin": "centre", "supervisor1": "supervisor", "agency1": "agency"}
+    pki = make_pki(tmp_path / "pki", officers)
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("[0-9][0-9]-*.png"):
         old.unlink()
@@ -269,12 +358,34 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
                 expect(page.locator(".who")).to_contain_text(role_label)
                 yield page
 
+        @contextlib.contextmanager
+        def logged_in_by_certificate(bidder: Bidder) -> Iterator[Page]:
+            """``ebid-client login`` signs the server's challenge with the company
+            certificate; its one-time link logs the browser in as the same account."""
+            link = client_login(server, tmp_path / bidder.username, pki.p12[bidder.username][0])
+            with visitor() as page:
+                page.goto(link)
+                expect(page.locator(".who")).to_contain_text("投标人")
+                yield page
+
+        def register_encryption_certificate(page: Page, username: str) -> None:
+            """An opening officer registers its encryption certificate on 我的证书."""
+            page.get_by_role("navigation").get_by_role("link", name="我的证书").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("我的证书")
+            page.get_by_label("加密证书（PEM 或 DER", exact=False).set_input_files(
+                pki.officer_certificates[username])
+            page.get_by_role("button", name="登记", exact=True).click()
+            flash(page, "已登记加密证书。")
+            expect(page.locator("table tbody")).to_contain_text("加密")
+
         def open_tender_from_list(page: Page) -> None:
             page.get_by_role("navigation").get_by_role("link", name="招标项目").click()
             page.get_by_role("link", name=TITLE, exact=True).click()
             expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
 
-        # 1. The centre admin opens the agency and supervisor accounts and an opening room.
+        # 1. The centre admin opens the agency and supervisor accounts and an opening room,
+        # accepts the CAs with their CRLs, and registers its own encryption certificate (the
+        # centre's admin is one of the three opening officers).
         with logged_in("admin", "中心管理员") as page:
             page.get_by_role("navigation").get_by_role("link", name="系统管理").click()
             expect(page.get_by_role("heading", name="系统管理")).to_be_visible()
@@ -316,9 +427,36 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             expect(page.locator("table").first).to_contain_text(ROOM)
             shot(page, "admin-rooms")
 
-        # 2. The agency registers the tender, uploads the documents and publishes.
+            page.goto(server.url("/admin"))
+            page.get_by_role("link", name="认可的 CA 与吊销列表").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("认可的 CA 与吊销列表")
+            for certificate in pki.ca_certificates:
+                page.get_by_label("根或中级 CA 证书（PEM 或 DER）").set_input_files(certificate)
+                page.get_by_role("button", name="添加", exact=True).click()
+                flash(page, "已添加 CA 证书。")
+            for crl in pki.crls:
+                page.get_by_label("CRL 文件（PEM 或 DER）").set_input_files(crl)
+                page.get_by_role("button", name="上传", exact=True).click()
+                flash(page, "已上传证书吊销列表。")
+            cas = page.locator("table tbody")
+            expect(cas.get_by_role("row")).to_have_count(2)
+            expect(cas).to_contain_text("根 CA")
+            expect(cas).to_contain_text("中级 CA")
+            expect(cas).not_to_contain_text("CRL 缺失或已过期")
+            shot(page, "admin-accepted-cas")
+
+            register_encryption_certificate(page, "admin")
+            shot(page, "admin-my-certificates")
+
+        with logged_in("supervisor1", "监督人员") as page:
+            register_encryption_certificate(page, "supervisor1")
+
+        # 2. The agency registers its encryption certificate, registers the tender, uploads the
+        # documents and publishes: the platform deals the opening key to the three officers.
         server.set_clock(T0 + timedelta(minutes=30))
         with logged_in("agency1", "招标代理") as page:
+            register_encryption_certificate(page, "agency1")
+            page.get_by_role("navigation").get_by_role("link", name="我的工作台").click()
             page.get_by_role("link", name="入场登记：新建招标项目").click()
             expect(page.get_by_role("heading", level=1)).to_have_text("入场登记：新建招标项目")
             page.get_by_label("项目名称", exact=True).fill(TITLE)
@@ -355,6 +493,9 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             flash(page, "招标公告已发布。")
             status(page, "投标中")
             expect(page.locator("dl.facts")).to_contain_text("招标文件发售期")
+            key_panel = page.locator("#opening-key")
+            expect(key_panel).to_contain_text("任一密钥可解")
+            expect(key_panel.locator("code.key-id")).to_have_text(re.compile(r"^[0-9a-f]{64}$"))
             shot(page, "agency-published")
 
         # 3. The public portal shows the announcement.
@@ -369,7 +510,9 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             expect(page.locator(".notice-body")).to_contain_text("2026-03-27 09:30")
             shot(page, "portal-announcement-notice")
 
-        # 4. Three bidder companies sign up, register, download the documents and bid.
+        # 4. Four bidder companies sign up. Each logs in with its certificate (ebid-client),
+        # registers, downloads the documents, seals its bid with ebid-client and uploads the
+        # package on the bid page, which answers with the receipt.
         for bidder in BIDDERS:
             server.set_clock(beijing(3, 2 + bidder.n, 10))  # one company a day
             with visitor() as page:
@@ -397,7 +540,7 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
                 if bidder.n == 1:
                     shot(page, "bidder-signup-done")
 
-            with logged_in(bidder.username, "投标人") as page:
+            with logged_in_by_certificate(bidder) as page:
                 open_tender_from_list(page)
                 expect(page.get_by_text("报名后可下载招标文件。")).to_be_visible()
                 page.get_by_role("button", name="我要报名", exact=True).click()
@@ -405,26 +548,43 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
                 with page.expect_download() as download:
                     page.get_by_role("link", name="招标文件.pdf").click()
                 assert download.value.suggested_filename == "招标文件.pdf"
+                tender_id = page.url.split("/tenders/")[1].split("?")[0].split("#")[0]
 
                 server.set_clock(beijing(3, 2 + bidder.n, 10, 40))
-                page.get_by_label("投标报价（元）").fill(bidder.price)
-                page.get_by_label("工期（天）").fill("300")
-                page.get_by_label("质量承诺").fill("合格")
-                page.get_by_label("项目经理").fill(bidder.manager)
-                page.get_by_label("投标文件", exact=True).set_input_files(
-                    upload(
-                        f"投标文件-{bidder.username}.zip",
-                        "application/zip",
-                        f"{bidder.name} {bidder.price}",
-                    )
+                home = tmp_path / bidder.username
+                (home / "投标函.pdf").write_bytes(
+                    f"%PDF-1.7 {bidder.name} 投标函 报价 {bidder.price}".encode())
+                signing_p12, encryption_p12 = pki.p12[bidder.username]
+                sealed = ebid_client(
+                    server, home, "seal", "--tender", tender_id, "--lot", "1",
+                    "--price", bidder.price, "--duration-days", "300", "--quality", "合格",
+                    "--project-manager", bidder.manager, "--p12", str(signing_p12),
+                    "--enc-p12", str(encryption_p12), "-o", str(home / "投标.sealed"),
+                    str(home / "投标函.pdf"),
                 )
+                assert "key mode either" in sealed, sealed
                 if bidder.n == 1:
                     shot(page, "bidder-bid-form")
-                page.get_by_role("button", name="提交投标文件", exact=True).click()
-                flash(page, "投标文件已提交。")
+                page.get_by_label("密封投标文件（.sealed）").set_input_files(home / "投标.sealed")
+                page.get_by_role("button", name="提交密封投标文件", exact=True).click()
+                expect(page.get_by_role("heading", level=1)).to_have_text("投标回执")
+                flash(page, "平台已接收您的密封投标文件")
+                package_sha256 = hashlib.sha256((home / "投标.sealed").read_bytes()).hexdigest()
+                expect(page.locator("table")).to_contain_text(package_sha256)
+                with page.expect_download() as download:
+                    page.get_by_role("link", name="下载回执（.p7m）").click()
+                receipt = home / "投标.sealed.receipt.p7m"
+                download.value.save_as(receipt)
+                if bidder.n == 1:
+                    shot(page, "bidder-bid-receipt")
+                    checked = ebid_client(server, home, "verify-receipt", str(receipt),
+                                          "--package", str(home / "投标.sealed"))
+                    assert checked.strip().endswith("OK"), checked
+
+                page.get_by_role("link", name="返回项目").click()
                 mine = page.locator("#bidder table")
-                expect(mine).to_contain_text(f"投标文件-{bidder.username}.zip")
                 expect(mine).to_contain_text("有效")
+                expect(mine).to_contain_text(package_sha256[:16])
                 if bidder.n == 1:
                     shot(page, "bidder-bid-submitted")
 
@@ -440,12 +600,87 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
             expect(page.locator("#insider")).to_contain_text("bidding:tender:publish")
             shot(page, "supervisor-sealed-before-deadline")
 
-        # 6. The deadline passes; the scheduler opens the tender on its next tick.
+        # 6. The deadline passes; the scheduler starts the opening after the intake grace. The
+        # agency keeps the opening page open: it follows the decryption window by itself.
         server.set_clock(DEADLINE + timedelta(minutes=1))
+        with logged_in("agency1", "招标代理") as live:
+            open_tender_from_list(live)
+            live.get_by_role("link", name="进入开标大厅", exact=False).click()
+            reload_until(live, "开标中·解密")
+            opening_url = live.url
+            bids = live.locator("#bids")
+            expect(bids.locator("tr")).to_have_count(len(BIDDERS))
+            for bidder in BIDDERS:
+                expect(bids.locator("tr", has_text=bidder.name)).to_contain_text("待解密")
+            expect(live.locator("#countdown")).to_have_text(re.compile(r"^(30:00|29:[0-5]\d)$"))
+            expect(live.locator("#shares")).to_have_text("0")
+            shot(live, "opening-window-starts")
+
+            with logged_in_by_certificate(BIDDERS[0]) as page:
+                page.goto(opening_url)
+                expect(page.locator("#bids tr", has_text=BIDDERS[0].name)).to_contain_text("本单位")
+                expect(page.get_by_text("请在解密截止前运行 ebid-client decrypt")).to_be_visible()
+                for bidder in BIDDERS:
+                    expect(page.locator("#bids")).to_contain_text(bidder.name)
+                expect(page.locator("#bids .price").first).to_have_text("")
+                shot(page, "bidder-opening-window")
+
+            # Three bidders decrypt on their own machines; the fourth never does.
+            for bidder in OPENED:
+                home = tmp_path / bidder.username
+                client_login(server, home, pki.p12[bidder.username][0])  # last login is weeks old
+                out = ebid_client(server, home, "decrypt", "--tender", tender_id, "--enc-p12",
+                                  str(pki.p12[bidder.username][1]), "--package",
+                                  str(home / "投标.sealed"))
+                assert ": decrypted" in out, out
+            # The page has not been reloaded: its polling shows the opened bids and prices.
+            for bidder in OPENED:
+                row = bids.locator("tr", has_text=bidder.name)
+                expect(row.locator(".state")).to_have_text("已解密", timeout=15_000)
+                expect(row.locator(".price")).to_have_text(
+                    f"{float(bidder.price):,.2f}", timeout=15_000)
+            expect(bids.locator("tr", has_text=BIDDERS[3].name)).to_contain_text("待解密")
+            shot(live, "opening-live-decrypted")
+
+            # A bidder objects at the opening; the agency answers on the spot (art. 44).
+            with logged_in_by_certificate(BIDDERS[1]) as page:
+                page.goto(opening_url)
+                page.get_by_label("对开标提出异议（当场答复）").fill(
+                    f"{BIDDERS[3].name}的投标文件尚未解密，请说明如何处理。")
+                page.get_by_role("button", name="提出异议", exact=True).click()
+            live.reload()
+            objection = live.locator(".panel", has_text="尚未解密，请说明如何处理")
+            expect(objection).to_contain_text(BIDDERS[1].name)
+            objection.get_by_label("当场答复").fill(
+                "解密截止前未提交密钥的，按投标人原因解密失败处理，视为撤销投标文件。")
+            objection.get_by_role("button", name="答复异议", exact=True).click()
+            expect(live).to_have_url(re.compile(r"done=answered"))
+            live.goto(opening_url)  # the answer leads to the tender page: back to the opening
+            objection = live.locator(".panel", has_text="尚未解密，请说明如何处理")
+            expect(objection).to_contain_text("视为撤销投标文件")
+            shot(live, "opening-objection-answered")
+
+            # The window ends: the scheduler fails the missing bid and publishes the record,
+            # and the page (still not reloaded by the test) turns into it.
+            server.set_clock(DEADLINE + timedelta(minutes=32))
+            expect(live.locator("#opening-status")).to_have_text("已开标·评标中", timeout=30_000)
+            record = live.locator("table", has=live.get_by_role("columnheader", name="有效性"))
+            expect(record.locator("tbody tr")).to_have_count(len(BIDDERS))
+            for bidder in OPENED:
+                row = record.locator("tr", has_text=bidder.name)
+                expect(row).to_contain_text(bidder.manager)
+                expect(row).to_contain_text("有效")
+            failed = record.locator("tr", has_text=BIDDERS[3].name)
+            expect(failed).to_contain_text("解密失败（投标人原因，视为撤销）")
+            expect(failed).to_contain_text("未解密，无效")
+            signed = live.get_by_role("link", name="下载平台签名的开标记录", exact=False)
+            expect(signed).to_be_visible()
+            shot(live, "opening-record")
+
         with visitor() as page:
             page.goto(server.url("/tenders"))
             page.get_by_role("link", name=TITLE, exact=True).click()
-            reload_until(page, "已开标·评标中")
+            status(page, "已开标·评标中")
             opening = page.locator("table", has=page.get_by_role("columnheader", name="投标报价"))
             for bidder in BIDDERS:
                 expect(opening).to_contain_text(bidder.name)
@@ -454,7 +689,7 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
 
         # 7. The supervisor reads the registrations and the audit trail (sessions expired with
         # the move of the clock: everyone logs in again).
-        server.set_clock(DEADLINE + timedelta(minutes=30))
+        server.set_clock(DEADLINE + timedelta(hours=1))
         with logged_in("supervisor1", "监督人员") as page:
             page.get_by_role("link", name=TITLE, exact=True).click()
             status(page, "已开标·评标中")
@@ -468,6 +703,10 @@ def test_tender_lifecycle_in_the_browser(server: Server) -> None:
                 "bidding:document:uploaded",
                 "bidding:registration:created",
                 "bidding:bid:submitted",
+                "bidding:tender:begin_opening",
+                "bidding:bid:decrypted",
+                "bidding:bid:failed_bidder",
+                "bidding:objection:answered",
                 "bidding:tender:open",
             ):
                 expect(insider.get_by_text(action, exact=True).first).to_be_visible()
