@@ -942,7 +942,7 @@ def send_key(run: Run, ctx: Any, bidder: Account, bid_id: int, **options: Any) -
 def decrypt_bids(run: Run, ctx: Any, made: MadeTender,
                  bidders: Sequence[Account] | None = None) -> None:
     """Each of ``bidders`` (default: all of the tender's) sends the key of its sealed bid, as
-    at the opening; legacy plain bids need none."""
+    at the opening."""
     from bidding.models import Bid, Decryption
 
     for bidder in (made.bidders if bidders is None else bidders):

@@ -272,8 +272,10 @@ async def pseudonyms() -> dict[int, int]:
     same content get the same pseudonym in both, so answers can be compared. A row that exists
     in one world only (D's bid) gets a pseudonym the other world never shows.
     """
+    # Random keys are the non-generated ones named id; the log's entries are keyed by their
+    # position (signing.models.LogEntry.index), platform-wide, which is no secret.
     models = [model for app in Tortoise.apps.values() for model in app.values()
-              if not model._meta.pk.generated]
+              if not model._meta.pk.generated and model._meta.pk_attr == "id"]
     random_models = set(models)
     labels: dict[tuple[Any, int], str] = {}
     pending = {model: await model.all().values() for model in models}

@@ -20,7 +20,6 @@ RESOLVED = frozenset({Decryption.DECRYPTED, Decryption.RECOVERED, Decryption.FAI
                       Decryption.FAILED_PLATFORM})
 OPENED_OK = frozenset({Decryption.DECRYPTED, Decryption.RECOVERED})
 NO_KEY = ("no key arrived in the decryption window", "解密时间内未收到解密密钥")
-LEGACY = ("a plain bid from before sealed bids", "密封投标启用前的明文投标")
 
 
 def canonical(value: Any) -> bytes:

@@ -10,7 +10,6 @@ from tortoise.transactions import in_transaction
 from bidding.models import Bid, BidStatus, Decryption, KeyMode, Tender, TenderStatus
 from bidding.services.common import local, lock_tender, transition
 from bidding.services.opening.common import (
-    LEGACY,
     NO_KEY,
     detail_text,
     drop_half,
@@ -44,15 +43,6 @@ async def begin_opening(ctx: Context, *, tender_id: int, actor: Actor = SYSTEM,
         if not bids:
             await close(ctx, tender, actor=actor, now=now)
         else:
-            for bid in bids:
-                if bid.receipt is None:
-                    # legacy plain bids: uploaded in the clear with their price before sealed
-                    # bids existed; they count as decrypted. Remove with the old submit_bid.
-                    bid.decryption = Decryption.DECRYPTED
-                    bid.decrypted_at = now
-                    bid.decryption_detail = detail_text(*LEGACY)
-                    await bid.save(update_fields=["decryption", "decrypted_at",
-                                                  "decryption_detail"])
             ends = now + timedelta(minutes=tender.decryption_minutes)
             await transition(ctx, tender, "begin_opening", actor=actor,
                              changes={"decryption_ends_at": ends},
