@@ -61,6 +61,11 @@ def test_a_constant_ratio_between_two_sheets_is_flagged() -> None:
     # From "cover" to "win": pairs go in key order. Rounding to cents wobbles the ratio a little.
     assert flags[0].evidence["ratio"] == pytest.approx(1 / 1.035, abs=1e-4)
     assert flags[0].score > 0.5
+    # Touched by hand after scaling: each item within ±0.5% still reads as one sheet.
+    touched = [(p * Decimal("1.035") * Decimal(1 + (i % 5 - 2) / 400)).quantize(Decimal("0.01"))
+               for i, p in enumerate(BASE)]
+    tender = TenderSnapshot(key="t", bids=(bid("win", BASE), bid("cover", touched)))
+    assert [f.evidence["pattern"] for f in ItemisedPrices().detect(tender)] == ["constant_ratio"]
 
 
 def test_totals_in_equal_steps_are_flagged_and_honest_totals_are_not() -> None:
