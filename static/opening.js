@@ -30,9 +30,11 @@
         data.bids.forEach(function (bid) {
           var row = document.querySelector('tr[data-bid="' + bid.bid_id + '"]');
           if (!row) { window.location.reload(); return; }
-          row.querySelector(".state").textContent = labels[bid.decryption] || bid.decryption;
+          var state = row.querySelector(".state");
+          state.textContent = labels[bid.decryption] || bid.decryption;
+          state.className = "state " + bid.decryption;
           row.querySelector(".price").textContent = bid.price
-            ? Number(bid.price).toLocaleString("zh-CN", {minimumFractionDigits: 2}) : "";
+            ? "¥" + Number(bid.price).toLocaleString("zh-CN", {minimumFractionDigits: 2}) : "";
           row.querySelector(".detail").textContent = bid.detail;
         });
       })

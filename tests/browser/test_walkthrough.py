@@ -585,6 +585,7 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
                 mine = page.locator("#bidder table")
                 expect(mine).to_contain_text("有效")
                 expect(mine).to_contain_text(package_sha256[:16])
+                expect(mine).to_contain_text("密封，开标解密后公布")
                 if bidder.n == 1:
                     shot(page, "bidder-bid-submitted")
 
@@ -638,7 +639,7 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
                 row = bids.locator("tr", has_text=bidder.name)
                 expect(row.locator(".state")).to_have_text("已解密", timeout=15_000)
                 expect(row.locator(".price")).to_have_text(
-                    f"{float(bidder.price):,.2f}", timeout=15_000)
+                    f"¥{float(bidder.price):,.2f}", timeout=15_000)
             expect(bids.locator("tr", has_text=BIDDERS[3].name)).to_contain_text("待解密")
             shot(live, "opening-live-decrypted")
 
