@@ -2,10 +2,10 @@
 the case page (screenshot in test-artifacts/screenshots/collusion-case.png), the case is
 dismissed with a reason; a bidder of the ring sees no mark.
 
-The tender and its bids are made through the services before the server starts (a ring of two
-firms naming the same project manager and uploading the same text); the opening runs the
-analysis as on a live platform. The server is the walkthrough's app (tests/browser/server_app.py)
-without its seeding.
+The tender and its sealed bids are made through the services before the server starts (a ring
+of two firms naming the same project manager and uploading the same text); every bidder sends
+its key at the opening, whose end runs the analysis as on a live platform. The server is the
+walkthrough's app (tests/browser/server_app.py) without its seeding.
 """
 
 from __future__ import annotations
@@ -73,11 +73,12 @@ copied = "".join(f"第{n}节 第{n}施工段投入挖掘机{n % 3 + 1}台，项�
 for bidder, price, text, manager in (
         (ring[0], "11020000.00", copied, "王建国"), (ring[1], "11160000.00", copied, "王建国"),
         (honest, "10890000.00", "我公司自有设备，项目经理李明。".encode(), "李明")):
-    run(bidding.submit_bid, ctx, actor=bidder.actor, tender_id=made.id, lot_number=1,
-        upload=factories.upload_file(text, "投标文件.txt", "text/plain"), price=price,
-        duration_days="300", quality="合格", project_manager=manager)
-clock.set(made.deadline_at + timedelta(seconds=getattr(settings, "intake_grace_seconds", 0)))
+    made.bid_ids[bidder.username], _ = factories.submit_sealed(
+        run, ctx, bidder, made.id, price, files={"投标文件.txt": text},
+        project_manager=manager)
+clock.set(made.deadline_at + timedelta(seconds=settings.intake_grace_seconds))
 run(bidding.advance_due, ctx)
+factories.decrypt_bids(run, ctx, made)  # every key in: the opening ends, the analysis runs
 Path(clock_file).write_text((clock.now() + timedelta(hours=1)).isoformat())
 print(made.id, made.title)
 loop.run_until_complete(db.close())
