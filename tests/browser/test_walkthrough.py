@@ -688,8 +688,9 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             expect(page.get_by_text("开标记录 SHA-256：")).to_be_visible()
             shot(page, "portal-opening-record")
 
-        # 7. The supervisor reads the registrations and the audit trail (sessions expired with
-        # the move of the clock: everyone logs in again).
+        # 7. The supervisor reads the registrations and the audit trail. (It also sees a collusion
+        # mark on the tender: the four companies sealed their bids on this one machine, whose
+        # fingerprint every manifest carries, and the detectors notice.)
         server.set_clock(DEADLINE + timedelta(hours=1))
         with logged_in("supervisor1", "监督人员") as page:
             page.get_by_role("link", name=TITLE, exact=True).click()
@@ -797,6 +798,17 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             awards = page.locator("table", has=page.get_by_role("columnheader", name="中标人"))
             expect(awards).to_contain_text(BIDDERS[0].name)
             shot(page, "bidder-other-sees-result")
+
+            # The opening page stays, in English too: outcomes, objection, signed record.
+            page.get_by_role("link", name="进入开标大厅", exact=False).click()
+            page.get_by_role("link", name="English").click()
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            expect(page.locator("#opening-status")).to_have_text("Awarded")
+            record = page.locator("table", has=page.get_by_role("columnheader", name="Validity"))
+            expect(record.locator("tr", has_text=BIDDERS[3].name)).to_contain_text(
+                "Failed: the bidder's fault (treated as revoked)")
+            expect(page.get_by_role("heading", name="Objections at the opening")).to_be_visible()
+            shot(page, "bidder-opening-in-english")
 
         # 11. The public portal carries the award notice; one page in English.
         with visitor() as page:
