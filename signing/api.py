@@ -11,6 +11,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,8 +19,10 @@ from starlette.routing import Route
 from kernel.context import Context
 from kernel.errors import InvalidInput
 from kernel.http import PUBLIC, api
+from signing import keys as platform_keys
 from signing import log
 from signing.models import SignedHead
+from signing.tree_head import key_id
 
 __all__ = ["api_routes"]
 
@@ -138,7 +141,33 @@ async def proof_consistency(request: Request) -> Response:
     return JSONResponse({"first": first, "second": second, "consistency": _b64(proof)})
 
 
+async def public_keys(request: Request) -> Response:
+    """
+    ---
+    summary: The keys a verifier needs, published
+    description: >
+      The certificate (and its chain) that signs receipts and opening records, and the Ed25519
+      public key that signs the log's tree heads, as PEM, with the head key's id (SHA-256 of
+      its SubjectPublicKeyInfo, as heads name it). Verifiers should pin them on first use and
+      compare on later runs: a change is worth asking the centre about.
+    tags: [log]
+    security: []
+    responses:
+      200: {description: "{receipt_certificate, receipt_chain: [PEM], log_public_key, log_key_id}"}
+    """
+    ctx = _ctx(request)
+    keys = platform_keys.load(ctx.settings, now=ctx.clock.now())
+    pem = serialization.Encoding.PEM
+    return JSONResponse({
+        "receipt_certificate": keys.receipt.certificate.public_bytes(pem).decode("ascii"),
+        "receipt_chain": [c.public_bytes(pem).decode("ascii") for c in keys.receipt.chain],
+        "log_public_key": platform_keys.public_pem(keys.log).decode("ascii"),
+        "log_key_id": key_id(keys.log.public_key()).hex(),
+    })
+
+
 api_routes: list[Route] = [
+    api("/api/v1/keys", public_keys, name="signing:api-keys", roles=PUBLIC),
     api("/api/v1/log/heads/latest", head_latest, name="signing:api-log-head-latest",
         roles=PUBLIC),
     api("/api/v1/log/heads", head_list, name="signing:api-log-heads", roles=PUBLIC),
