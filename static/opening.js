@@ -11,6 +11,14 @@
   // The server clock decides: keep the offset between it and this machine's clock.
   var skew = Date.parse(root.dataset.now) - Date.now();
   var countdown = document.getElementById("countdown");
+  var english = (document.documentElement.lang || "").indexOf("en") === 0;
+
+  // A bid's detail comes as "中文 / English": the page's language only, as the server renders it.
+  function pick(text) {
+    var at = text.indexOf(" / ");
+    if (at < 0) { return text; }
+    return english ? text.slice(at + 3) : text.slice(0, at);
+  }
 
   function tick() {
     if (!countdown || ends === null) { return; }
@@ -35,7 +43,7 @@
           state.className = "state " + bid.decryption;
           row.querySelector(".price").textContent = bid.price
             ? "¥" + Number(bid.price).toLocaleString("zh-CN", {minimumFractionDigits: 2}) : "";
-          row.querySelector(".detail").textContent = bid.detail;
+          row.querySelector(".detail").textContent = pick(bid.detail || "");
         });
       })
       .catch(function () { /* the next poll tries again */ });

@@ -674,6 +674,10 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             failed = record.locator("tr", has_text=BIDDERS[3].name)
             expect(failed).to_contain_text("解密失败（投标人原因，视为撤销）")
             expect(failed).to_contain_text("未解密，无效")
+            # Its reason in the page's language only (stored as "中文 / English").
+            reason = live.locator("#bids tr", has_text=BIDDERS[3].name).locator(".detail")
+            expect(reason).not_to_be_empty()
+            expect(reason).not_to_contain_text(" / ")
             signed = live.get_by_role("link", name="下载平台签名的开标记录", exact=False)
             expect(signed).to_be_visible()
             shot(live, "opening-record")
