@@ -265,7 +265,7 @@ def with_extras(world: World, crowded: World) -> World:
                  notice_ids=world.notice_ids, room_id=world.room_id)
 
 
-async def pseudonyms() -> dict[int, int]:
+async def pseudonyms() -> dict[Any, Any]:
     """Each random primary key in the database -> a number made from the row's content.
 
     Random ids differ between the worlds (and between runs) by design; two rows with the
@@ -286,7 +286,7 @@ async def pseudonyms() -> dict[int, int]:
                     continue
                 parts, ready = [], True
                 for name, value in sorted(row.items()):
-                    if name == "id":
+                    if name == "id" or name in _VOLATILE:
                         continue
                     target = _random_target(model, name, random_models)
                     if target is not None and value is not None:
@@ -297,10 +297,23 @@ async def pseudonyms() -> dict[int, int]:
                     parts.append(f"{name}={value}")
                 if ready:
                     labels[(model, row["id"])] = f"{model.__name__}({', '.join(parts)})"
-    out = {}
+    out: dict[Any, Any] = {}
     for (_, real), label in labels.items():
         out[real] = int(hashlib.sha256(label.encode()).hexdigest()[:13], 16)
+    # A sealed package's hash (and the prefixes pages show of it) is random in each world:
+    # named after its bid, like the bid's id.
+    for row in pending.get(Bid, []):
+        name = f"pkg{out.get(row['id'], 0):x}"
+        for length in (12, 16, 64):
+            out[row["sha256"][:length]] = name
     return out
+
+
+# Columns that differ between two worlds for the same row without telling anything: a sealed
+# package is random (its data key, its signatures), and with it its hash, file name, size
+# (DER signatures vary in length), receipt,
+# the receipt's log position, and the upload address's key (each world has its own data dir).
+_VOLATILE = frozenset({"sha256", "filename", "size", "receipt", "log_index", "upload_address"})
 
 
 def _random_target(model: Any, column: str, random_models: set[Any]) -> Any:
@@ -377,16 +390,22 @@ def normalise(response: Any) -> Answer:
 _BIG_NUMBER = re.compile(r"(?<!\d)\d{7,16}(?!\d)")
 
 
-def pseudonymise(answer: Answer, mapping: dict[int, int]) -> Answer:
-    """``answer`` with every random id replaced by its pseudonym (in body and headers)."""
+_HEX = re.compile(r"(?<![0-9a-f])[0-9a-f]{12,64}(?![0-9a-f])")
+
+
+def pseudonymise(answer: Answer, mapping: dict[Any, Any]) -> Answer:
+    """``answer`` with every random id (and package hash) replaced by its pseudonym."""
     def swap(match: re.Match[str]) -> str:
         return str(mapping.get(int(match.group()), match.group()))
 
-    return Answer(
-        answer.status,
-        tuple((k, _BIG_NUMBER.sub(swap, v)) for k, v in answer.headers),
-        _BIG_NUMBER.sub(swap, answer.body),
-    )
+    def swap_hex(match: re.Match[str]) -> str:
+        return str(mapping.get(match.group(), match.group()))
+
+    def both(text: str) -> str:
+        return _HEX.sub(swap_hex, _BIG_NUMBER.sub(swap, text))
+
+    return Answer(answer.status, tuple((k, both(v)) for k, v in answer.headers),
+                  both(answer.body))
 
 
 def all_routes(app: Any) -> list[tuple[str, Route]]:
@@ -708,7 +727,7 @@ class Matrix:
     unclassified: list[str] = field(default_factory=list)
     route_names: set[str] = field(default_factory=set)
     # Per world: random primary key -> its content-derived pseudonym.
-    pseudonyms: dict[int, dict[int, int]] = field(default_factory=dict)
+    pseudonyms: dict[int, dict[Any, Any]] = field(default_factory=dict)
 
 
 def collect(
