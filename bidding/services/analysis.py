@@ -21,6 +21,7 @@ from bidding.models import (
     BidFile,
     BidStatus,
     Decryption,
+    Lot,
     Registration,
     Tender,
     TenderDocument,
@@ -73,6 +74,8 @@ class OpenedTender:
     documents: tuple[StoredFile, ...] = ()
     bids: tuple[OpenedBid, ...] = ()
     lots: tuple[int, ...] = field(default=(1,))
+    # Each lot's own estimate (估算价): a lot's bids compete against it, not the tender's.
+    lot_estimates: dict[int, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class PastTenderRow:
     opened_at: datetime | None
     estimate: Decimal
     bids: tuple[PastBidRow, ...] = ()
+    lot_estimates: dict[int, Decimal] = field(default_factory=dict)
 
 
 async def opened_bids_for_analysis(tender_id: int) -> OpenedTender:
@@ -118,9 +122,6 @@ async def opened_bids_for_analysis(tender_id: int) -> OpenedTender:
     for b in bids:
         org = orgs.get(b.organization_id)
         own = files.get(b.id, [])
-        if not own and not b.certificate_sha256:
-            # A plain upload from before sealed bids: the upload itself is the bid's file.
-            own = [StoredFile(b.filename, b.sha256, b.size)]
         out.append(OpenedBid(
             bid_id=b.id, lot=b.lot.number, organization_id=b.organization_id,
             name=org.name if org else "", credit_code=org.credit_code if org else "",
@@ -139,6 +140,8 @@ async def opened_bids_for_analysis(tender_id: int) -> OpenedTender:
         documents=tuple(StoredFile(d.filename, d.sha256, d.size) for d in documents),
         bids=tuple(out),
         lots=tuple(sorted({b.lot for b in out})) or (1,),
+        lot_estimates={lot.number: lot.estimate
+                       for lot in await Lot.filter(tender_id=tender_id)},
     )
 
 
@@ -167,9 +170,14 @@ async def past_tenders_for_analysis(
             credit_code=org.credit_code if org else str(b.organization_id),
             name=org.name if org else "", price=b.price, won=b.id in won,
         ))
+    lot_estimates: dict[int, dict[int, Decimal]] = {}
+    for lot in await Lot.filter(tender_id__in=ids):
+        tender_id = lot.tender_id  # type: ignore[attr-defined]
+        lot_estimates.setdefault(tender_id, {})[lot.number] = lot.estimate
     return [
         PastTenderRow(id=t.id, code=t.code, opened_at=t.opened_at, estimate=t.estimate,
                       bids=tuple(sorted(by_tender.get(t.id, []),
-                                        key=lambda r: (r.lot, r.credit_code))))
+                                        key=lambda r: (r.lot, r.credit_code))),
+                      lot_estimates=lot_estimates.get(t.id, {}))
         for t in tenders
     ]

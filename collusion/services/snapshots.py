@@ -90,10 +90,15 @@ def tender_snapshots(
     for lot in tender.lots:
         bids = tuple(bid_snapshot(ctx, b) for b in tender.bids if b.lot == lot)
         key = tender.code if len(tender.lots) == 1 else f"{tender.code}#{lot}"
+        several = len(tender.lots) > 1
         out[lot] = TenderSnapshot(
-            key=key, title=tender.title, estimate=tender.estimate,
-            price_ceiling=tender.price_ceiling, documents=documents, bids=bids,
-            opened_at=tender.opened_at,
+            key=key, title=tender.title,
+            # A lot's bids are measured against the lot's estimate. The ceiling is set for the
+            # tender as a whole, so for one lot of several it says nothing.
+            estimate=tender.lot_estimates.get(lot, tender.estimate) if several
+            else tender.estimate,
+            price_ceiling=None if several else tender.price_ceiling,
+            documents=documents, bids=bids, opened_at=tender.opened_at,
         )
     return out
 
@@ -109,6 +114,7 @@ def history_of(rows: list[bidding_analysis.PastTenderRow]) -> History:
                 opened_at=row.opened_at,
                 bids=tuple(PastBid(bidder=b.credit_code, price=b.price, won=b.won)
                            for b in row.bids if b.lot == lot),
-                estimate=row.estimate,
+                estimate=row.lot_estimates.get(lot, row.estimate) if len(lots) > 1
+                else row.estimate,
             ))
     return History(tenders=tuple(tenders))

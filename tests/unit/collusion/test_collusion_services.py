@@ -85,6 +85,34 @@ def test_snapshot_of_an_opened_tender_reads_bidders_prices_and_files(run, ctx, c
     assert snap.documents and snap.documents[0].open().read()
 
 
+def test_each_lot_of_several_is_measured_against_its_own_estimate(run, ctx, clock, people):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from bidding import services as bidding
+    from bidding.services.tenders import LotIn
+
+    made = factories.make_tender(
+        run, ctx, clock, people["agency"], state="published",
+        bidders=[people["a"], people["b"], people["c"]],
+        lots=[LotIn("土建", Decimal("9000000.00")), LotIn("安装", Decimal("3000000.00"))])
+    bids = []
+    for n, who in enumerate("abc"):
+        for lot, price in ((1, 8_800_000 + n), (2, 2_900_000 + n)):
+            bids.append((people[who], factories.submit_bid(run, ctx, people[who], made.id,
+                                                           f"{price}.00", lot=lot)))
+    clock.set(made.deadline_at + timedelta(seconds=ctx.settings.intake_grace_seconds))
+    run(bidding.advance_due, ctx)
+    for bidder, bid_id in bids:
+        factories.send_key(run, ctx, bidder, bid_id)
+    run(bidding.advance_due, ctx)
+    snapshots = services.tender_snapshots(
+        ctx, run(bidding_analysis.opened_bids_for_analysis, made.id))
+    assert {lot: snap.estimate for lot, snap in snapshots.items()} == {
+        1: Decimal("9000000.00"), 2: Decimal("3000000.00")}
+    assert all(snap.price_ceiling is None for snap in snapshots.values())
+
+
 def test_sealed_tenders_give_no_snapshot(run, ctx, clock, people):
     made = factories.make_tender(run, ctx, clock, people["agency"], state="published")
     with pytest.raises(TenderNotFound):
