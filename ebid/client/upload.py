@@ -121,6 +121,10 @@ class Uploader:
             answer = self.api.request("POST", f"/api/v1/uploads/{upload_id}/complete",
                                       json_body={}).json()
         except ServerRefused as error:
+            if error.status == 409 and error.code == "upload_incomplete":
+                # A chunk's answer said more than the platform kept (it restarted, say):
+                # resume from the offset it holds, as after a dropped connection.
+                raise Unreachable("the platform has not got every byte; resuming") from error
             if error.status != 404:
                 raise
             # Expired, or completed by an attempt whose answer was lost: send it again; the

@@ -88,6 +88,8 @@ class Platform:
         self.head_lag = 0  # entries the latest signed head does not include yet
         self.bad_proof = False
         self.drop_puts: set[int] = set()  # numbers of PUTs whose answer is lost
+        # Bytes the first complete finds missing (acknowledged, then lost in a restart).
+        self.lose_on_complete = 0
         self.puts = 0
         self.challenges: set[str] = set()
         self.logged_in: list[str] = []
@@ -193,6 +195,11 @@ class Platform:
             if self.puts in self.drop_puts:
                 return -1, None  # stored, but the answer is lost
             return 200, {"offset": len(upload.data)}
+        if self.lose_on_complete:
+            del upload.data[len(upload.data) - self.lose_on_complete:]
+            self.lose_on_complete = 0
+            return 409, {"error": "upload_incomplete", "offset": len(upload.data),
+                         "message": "The upload is not complete"}
         data = bytes(upload.data)
         if hashlib.sha256(data).hexdigest() != upload.sha256:
             return 400, {"error": "upload_mismatch", "message": "SHA-256 differs"}

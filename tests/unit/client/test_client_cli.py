@@ -273,6 +273,21 @@ def test_a_new_run_resumes_the_upload_of_one_that_gave_up(run, platform, bidder:
     assert fake.uploads == {}
 
 
+def test_an_incomplete_upload_at_complete_is_resumed(run, platform, bidder: Holder,
+                                                      files: list[Path],
+                                                      tmp_path: Path) -> None:
+    fake, url = platform
+    login(run, url, bidder)
+    package = tmp_path / "bid.sealed"
+    assert seal(run, url, bidder, package, files, "--enc-p12", str(bidder.enc_p12)).status == 0
+    fake.lose_on_complete = 1000
+    done = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
+               str(TENDER), "--lot", "2")
+    assert done.status == 0, done.err
+    assert "resuming upload" in done.err
+    assert len(fake.bids) == 1 and fake.bids[0].package == package.read_bytes()
+
+
 def test_the_log_checks_fail_with_their_reason(run, platform, bidder: Holder,
                                                files: list[Path], tmp_path: Path) -> None:
     fake, url = platform
