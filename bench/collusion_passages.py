@@ -164,6 +164,11 @@ def main() -> None:
     if shares:
         print(f"  share of own text in flagged pairs: min {shares[0]:.0%}, max {shares[-1]:.0%}")
 
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+          f"{sys.version.split()[0]}, numpy {np.__version__}; load average now "
+          f"{os.getloadavg()[0]:.1f} (the machine is shared: compare wall with CPU time)")
+    if not args.naive_pairs:
+        return
     rng = random.Random(args.seed)
     sample = [tuple(rng.sample(range(args.bids), 2)) for _ in range(args.naive_pairs)]
     started = time.perf_counter()
@@ -183,9 +188,7 @@ def main() -> None:
     mean = f"{np.mean(ratios):.1f}" if ratios else "-"
     print(f"  fuzz.ratio of random pairs: mean {mean}; of a ring pair sharing 30% of its "
           f"paragraphs: {copied:.1f}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-          f"{sys.version.split()[0]}, numpy {np.__version__}; load average at the end "
-          f"{os.getloadavg()[0]:.1f} (the machine is shared: compare wall with CPU time)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
