@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -47,6 +49,7 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from kernel.accounts.creditcode import make_code
+from signing.cms import verify_attached
 from signing.pki.devpki import DevPKI, write_pair
 
 CHROMIUM = shutil.which("chromium")
@@ -681,6 +684,16 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             signed = live.get_by_role("link", name="下载平台签名的开标记录", exact=False)
             expect(signed).to_be_visible()
             shot(live, "opening-record")
+            with live.expect_download() as download:
+                signed.click()
+            # The platform's CMS signature holds, and the signed rows say what the page says.
+            content, _ = verify_attached(Path(download.value.path()).read_bytes())
+            rows = {row["bidder"]: row for row in json.loads(content)["rows"]}
+            assert rows[BIDDERS[3].name]["decryption"] == "failed_bidder"
+            assert not rows[BIDDERS[3].name]["valid"]
+            for bidder in OPENED:
+                assert rows[bidder.name]["decryption"] == "decrypted"
+                assert Decimal(rows[bidder.name]["price"]) == Decimal(bidder.price)
 
         with visitor() as page:
             page.goto(server.url("/tenders"))
