@@ -288,7 +288,7 @@ def _han_grams(text: str) -> npt.NDArray[np.int64]:
     ok = han[:-3] & han[1:-2] & han[2:-1] & han[3:]
     grams = ((index[:-3] << (3 * _BITS)) | (index[1:-2] << (2 * _BITS))
              | (index[2:-1] << _BITS) | index[3:])
-    return _unique(grams[ok])
+    return grams[ok]  # callers take the distinct values of all of a bidder's files at once
 
 
 def _han_pairs(text: str) -> npt.NDArray[np.int64]:
@@ -297,7 +297,7 @@ def _han_pairs(text: str) -> npt.NDArray[np.int64]:
         return np.zeros(0, np.int64)
     han = (codes >= _HAN_FIRST) & (codes <= _HAN_LAST)
     ok = han[:-1] & han[1:]
-    return _unique((codes[:-1][ok] << 21) | codes[1:][ok])
+    return (codes[:-1][ok] << 21) | codes[1:][ok]
 
 
 def _unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
