@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -138,15 +139,35 @@ def upload(client: TestClient, agency: Party, tender_id: int, content: bytes) ->
     return response.json()
 
 
-def bid(client: TestClient, bidder: Party, tender_id: int, lot: int, price: str,
-        manager: str) -> Any:
-    return client.post(
-        f"/api/v1/tenders/{tender_id}/bids", headers=bidder.auth,
-        data={"lot": str(lot), "price": price, "duration_days": "300", "quality": "合格",
-              "project_manager": manager},
-        files={"file": (f"{bidder.username}-lot{lot}.zip",
-                        f"{bidder.username} {lot} {price}".encode(), "application/zip")},
-    )
+def _account(bidder: Party) -> Any:
+    """What the factories' sealing needs to know of a bidder company."""
+    return SimpleNamespace(credit_code=bidder.credit_code, org_name=bidder.name,
+                           username=bidder.username)
+
+
+def bid(run: Any, ctx: Any, client: TestClient, bidder: Party, tender_id: int, lot: int,
+        price: str, manager: str) -> Any:
+    """The bid sealed as ebid-client seals it, sent as the body (docs/submission.md)."""
+    package = factories.seal_bid(run, ctx, _account(bidder), tender_id, price, lot=lot,
+                                 project_manager=manager)
+    return client.post(f"/api/v1/tenders/{tender_id}/bids?lot={lot}", content=package,
+                       headers={**bidder.auth, "Content-Type": "application/octet-stream"})
+
+
+def open_with_keys(client: TestClient, run: Any, ctx: Any, clock: FixedClock, tender_id: int,
+                   bidders: list[Party]) -> None:
+    """The opening: after the intake grace the window opens, every bidder's client sends the
+    key of each of its current bids over the API, and the scheduler closes the opening."""
+    clock.set(DEADLINE + timedelta(seconds=ctx.settings.intake_grace_seconds))
+    run(services.advance_due, ctx)
+    for bidder in bidders:
+        opening = ok(client.get(f"/api/v1/tenders/{tender_id}/opening", headers=bidder.auth))
+        for mine in (b for b in opening["bids"] if b["mine"]):
+            body = factories.key_message(run, ctx, _account(bidder), mine["bid_id"])
+            answer = ok(client.post(f"/api/v1/tenders/{tender_id}/bids/{mine['bid_id']}/key",
+                                    headers=bidder.auth, json=body))
+            assert answer["decryption"] == "decrypted", answer
+    run(services.advance_due, ctx)
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -273,16 +294,16 @@ def test_tender_lifecycle_over_the_api(client: TestClient, run: Any, ctx: Any,
 
     # Bids: three on lot 1, two on lot 2 (which therefore fails); one replaced, one withdrawn.
     clock.set(T0 + timedelta(days=20))
-    ok(bid(client, b1, tid, 1, "10980000.00", "张工"), 201)
-    first = ok(bid(client, b2, tid, 1, "11200000", "李工"), 201)
-    second = ok(bid(client, b2, tid, 1, "11050000.00", "李工"), 201)
-    assert second["id"] != first["id"] and second["status"] == "submitted"
-    assert second["sha256"] and second["submitted_at"] == "2026-03-22T01:00:00Z"
-    ok(bid(client, b3, tid, 1, "11100000.00", "王工"), 201)
-    ok(bid(client, b1, tid, 2, "3900000.00", "赵工"), 201)
-    ok(bid(client, b4, tid, 2, "3950000.00", "钱工"), 201)
-    extra = ok(bid(client, b4, tid, 1, "11000000.00", "孙工"), 201)
-    withdrawn = ok(client.post(f"/api/v1/tenders/{tid}/bids/{extra['id']}/withdraw",
+    ok(bid(run, ctx, client, b1, tid, 1, "10980000.00", "张工"), 201)
+    first = ok(bid(run, ctx, client, b2, tid, 1, "11200000", "李工"), 201)
+    second = ok(bid(run, ctx, client, b2, tid, 1, "11050000.00", "李工"), 201)
+    assert second["bid_id"] != first["bid_id"] and second["receipt"]
+    assert second["receipt_fields"]["received_at"] == "2026-03-22T01:00:00.000000Z"
+    ok(bid(run, ctx, client, b3, tid, 1, "11100000.00", "王工"), 201)
+    ok(bid(run, ctx, client, b1, tid, 2, "3900000.00", "赵工"), 201)
+    ok(bid(run, ctx, client, b4, tid, 2, "3950000.00", "钱工"), 201)
+    extra = ok(bid(run, ctx, client, b4, tid, 1, "11000000.00", "孙工"), 201)
+    withdrawn = ok(client.post(f"/api/v1/tenders/{tid}/bids/{extra['bid_id']}/withdraw",
                                headers=b4.auth))
     assert withdrawn["status"] == "withdrawn"
 
@@ -305,13 +326,14 @@ def test_tender_lifecycle_over_the_api(client: TestClient, run: Any, ctx: Any,
     mine = ok(client.get(f"/api/v1/tenders/{tid}", headers=b2.auth))["mine"]
     assert mine["registration"]["id"] == regs["bidder-2"]["id"]
     assert {(b["id"], b["status"]) for b in mine["bids"]} == {
-        (first["id"], "superseded"), (second["id"], "submitted")}
+        (first["bid_id"], "superseded"), (second["bid_id"], "submitted")}
 
     # The deadline passes: late bids are refused, naming the deadline.
     clock.set(DEADLINE + timedelta(minutes=1))
-    message = refused(bid(client, b4, tid, 1, "10000000.00", "孙工"), 409, "deadline_passed")
+    message = refused(bid(run, ctx, client, b4, tid, 1, "10000000.00", "孙工"), 409,
+                      "deadline_passed")
     assert "2026-03-27 09:30" in message
-    run(services.advance_due, ctx)
+    open_with_keys(client, run, ctx, clock, tid, [b1, b2, b3, b4])
 
     # Opened: lot 2 failed, the record is public, insiders see the registrations.
     public = ok(client.get(f"/api/v1/tenders/{tid}"))
@@ -372,9 +394,8 @@ def test_failed_tender_is_rerun_as_a_new_draft(client: TestClient, run: Any, ctx
     tid = tender["id"]
     for p in people.bidders:
         ok(client.post(f"/api/v1/tenders/{tid}/registration", headers=p.auth), 201)
-        ok(bid(client, p, tid, 1, "10000000.00", "张工"), 201)
-    clock.set(DEADLINE + timedelta(minutes=1))
-    run(services.advance_due, ctx)
+        ok(bid(run, ctx, client, p, tid, 1, "10000000.00", "张工"), 201)
+    open_with_keys(client, run, ctx, clock, tid, people.bidders)
     assert ok(client.get(f"/api/v1/tenders/{tid}"))["status"] == "failed"
     copy = ok(client.post(f"/api/v1/tenders/{tid}/rerun", headers=people.agency.auth,
                           json={"deadline_at": "2026-05-08T09:30:00+08:00"}), 201)
@@ -450,14 +471,18 @@ def test_bad_input_is_refused_with_the_reason(client: TestClient, run: Any, ctx:
                         data={"note": "no file"}), 400, "invalid_input")
     bidder = people.bidders[0]
     ok(client.post(f"/api/v1/tenders/{tid}/registration", headers=bidder.auth), 201)
-    response = client.post(f"/api/v1/tenders/{tid}/bids", headers=bidder.auth,
-                           data={"price": "100"},
-                           files={"file": ("a.zip", b"x", "application/zip")})
+    octets = {**bidder.auth, "Content-Type": "application/octet-stream"}
+    package = factories.seal_bid(run, ctx, _account(bidder), tid, "100.00")
+    response = client.post(f"/api/v1/tenders/{tid}/bids?lot=x", headers=octets,
+                           content=package)
     assert "lot" in refused(response, 400, "invalid_input")
+    response = client.post(f"/api/v1/tenders/{tid}/bids?lot=1", headers=octets,
+                           content=b"PK\x03\x04 not a sealed package")
+    refused(response, 400, "malformed_package")
     response = client.post(f"/api/v1/tenders/{tid}/bids", headers=bidder.auth,
-                           data={"lot": "1", "price": "-3"},
+                           data={"lot": "1", "price": "100"},
                            files={"file": ("a.zip", b"x", "application/zip")})
-    assert "price" in refused(response, 400, "invalid_input")
+    refused(response, 415, "sealed_package_expected")
     refused(client.post(f"/api/v1/tenders/{tid}/postpone", headers=agency.auth,
                         json={"deadline_at": "2026-04-03T09:30:00", "reason": "图纸修改"}),
             400, "invalid_input")
