@@ -5,7 +5,7 @@ bidding may not import collusion (the dependency runs the other way). So collusi
 annotation on the subject ``"tender:<id>"`` and bidding's pages ask the kernel for the
 annotations of the subjects they show; neither knows the other. The audience (a set of roles)
 is stored with the mark and checked here, in one place: a page cannot forget to filter, and a
-bidder or agency never receives a supervisor's mark (docs/decisions/0009-C4-kernel-annotations.md).
+bidder or agency never receives a supervisor's mark (docs/decisions/0009-kernel-annotations.md).
 
 One annotation per (subject, kind): a later ``annotate`` replaces the text, level and count, so
 re-running an analysis updates its mark instead of stacking a second one.
