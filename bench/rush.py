@@ -50,6 +50,7 @@ from bench.openloop import Request, Summary, run  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ebid_bench_rush"
 P99_LIMIT = 1.0
+WORKERS = int(os.environ.get("EBID_BENCH_WORKERS", "1"))
 MiB = 1 << 20
 
 
@@ -150,7 +151,8 @@ def _uvicorn(factory: str, env: dict[str, str], log: Path) -> Iterator[str]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port),
-             "--log-level", "warning", "--no-access-log", "--backlog", "4096"],
+             "--log-level", "warning", "--no-access-log", "--backlog", "4096",
+             "--workers", str(WORKERS)],
             cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)}, stdout=out,
             stderr=subprocess.STDOUT,
         )
