@@ -25,6 +25,10 @@ def _connection(url: str) -> str | dict[str, Any]:
     # runs does not know the search word and scans instead of using the trigram indexes.
     settings = config["credentials"].setdefault("server_settings", {})
     settings["plan_cache_mode"] = "force_custom_plan"
+    # Tortoise's default pool is 5 connections: at the deadline rush every submission's
+    # transaction and its checks queue for one of them (bench/RESULTS.md, P1). A URL may still
+    # say ?maxsize=N.
+    config["credentials"].setdefault("maxsize", 20)
     return config
 
 
