@@ -23,6 +23,7 @@ from signing.sealed.format import canonical_json, malformed
 
 MANIFEST_FORMAT = "ebid-bid-manifest"
 MANIFEST_VERSION = 1
+_MAX_EXPONENT = 30  # no price, quantity or unit price needs more digits either way
 _AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_TEXT = 100  # the opening record's columns
@@ -85,6 +86,10 @@ def amount(value: Decimal | str | int, name: str) -> str:
         number = Decimal(value)
     except InvalidOperation as error:
         raise ValueError(f"{name} {value!r} is not a decimal number") from error
+    # Before formatting: "1e400000000000" would be written out as that many digits.
+    if number.is_finite() and number and not -_MAX_EXPONENT <= number.adjusted() <= _MAX_EXPONENT:
+        raise ValueError(f"{name} {value!r} is out of range (10^-{_MAX_EXPONENT} to "
+                         f"10^{_MAX_EXPONENT})")
     text = format(number, "f") if number.is_finite() else "NaN"
     if not _AMOUNT.fullmatch(text):
         raise ValueError(f"{name} {value!r} must be a finite number, zero or more")

@@ -124,3 +124,17 @@ def test_an_opening_from_the_deadline_to_the_signed_record(
     other = factories.login(client, a).get(link)
     assert other.status_code == 404
 
+
+
+def test_the_opening_room_link_is_offered_only_to_those_who_can_enter(
+    client: Any, run: Any, ctx: Any, clock: Any
+) -> None:
+    agency = factories.make_agency(run, ctx)
+    made = factories.make_tender(run, ctx, clock, agency, "opened")
+    link = f'href="/tenders/{made.id}/opening"'
+    anonymous = factories.new_client(client)
+    assert link not in anonymous.get(f"/tenders/{made.id}").text
+    assert anonymous.get(f"/tenders/{made.id}/opening",
+                         follow_redirects=False).status_code in (302, 303)
+    bidder = factories.session_client(client, run, ctx, made.bidders[0])
+    assert link in bidder.get(f"/tenders/{made.id}").text

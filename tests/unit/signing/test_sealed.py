@@ -526,3 +526,13 @@ def test_the_documented_openssl_recipe_makes_a_valid_package_signature(
     signature = (tmp_path / "package.p7s").read_bytes()
     resigned = package[:trailer] + RECORD.pack(SIGNATURE, len(signature)) + signature
     assert inspect(io.BytesIO(resigned)).signer == pair.signing.certificate
+
+
+@pytest.mark.parametrize("value", ["1e400000000000", "1E31", "1e-31"])
+def test_amounts_out_of_range_are_refused_before_they_are_written_out(value: str) -> None:
+    from signing.sealed.manifest import amount
+
+    with pytest.raises(ValueError, match="out of range"):
+        amount(value, "price")
+    assert amount("1e30", "price") == "1" + "0" * 30
+    assert amount("0", "price") == "0"
