@@ -8,7 +8,7 @@ database, no clock, no writes. The platform builds snapshots from opened bids; t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +25,10 @@ class Item:
     description: str
     quantity: Decimal | None
     unit_price: Decimal | None
+
+    def key(self) -> str:
+        """What names the line across bids: its code, else its description."""
+        return (self.code or self.description).strip()
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,17 @@ class Detector(Protocol):
     strength: Strength  # what its flags count as: metadata is "supporting"
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]: ...
+
+
+def any_of(scores: Iterable[float]) -> float:
+    """1 - prod(1 - score): how sure at least one of independent pieces of evidence makes us.
+
+    Every combination of evidence in collusion/ (within a detector, in groups, across
+    tenders) goes through this one rule; scores are clamped to 0..1."""
+    remaining = 1.0
+    for score in scores:
+        remaining *= 1.0 - min(max(float(score), 0.0), 1.0)
+    return 1.0 - remaining
 
 
 def pair_key(a: str, b: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from itertools import combinations
 
 import networkx as nx
 
-from collusion.base import Flag, pair_key
+from collusion.base import Flag, any_of, pair_key
 
 __all__ = ["ENTITY_KINDS", "Group", "build_graph", "combine", "find_groups", "graph_svg",
            "group_key"]
@@ -59,10 +59,7 @@ def combine(flags: Iterable[Flag], *, spread: bool = False) -> float:
             weight *= 2 / len(flag.bidders)
         value = weight * min(max(flag.score, 0.0), 1.0)
         best[flag.detector] = max(best.get(flag.detector, 0.0), value)
-    remaining = 1.0
-    for value in best.values():
-        remaining *= 1.0 - value
-    return 1.0 - remaining
+    return any_of(best.values())
 
 
 def build_graph(flags: Iterable[Flag]) -> nx.MultiGraph:

@@ -23,6 +23,7 @@ from collusion.base import (
     History,
     Strength,
     TenderSnapshot,
+    any_of,
     pair_key,
 )
 
@@ -114,10 +115,7 @@ class AssociatedFirms:
 
         flags = []
         for (a, b), found in sorted(matches.items()):
-            remaining = 1.0
-            for match in found:
-                remaining *= 1.0 - float(match["weight"])
-            score = 1.0 - remaining
+            score = any_of(float(match["weight"]) for match in found)
             if score < self.min_score:
                 continue
             fields = sorted({str(m["field"]) for m in found}, key=list(WEIGHTS).index)

@@ -19,7 +19,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from itertools import combinations
 
-from collusion.base import EMPTY_HISTORY, Flag, History, Strength, TenderSnapshot, pair_key
+from collusion.base import (
+    EMPTY_HISTORY,
+    Flag,
+    History,
+    Strength,
+    TenderSnapshot,
+    any_of,
+    pair_key,
+)
 from collusion.text.corpus import TextDoc, bid_docs, tender_docs
 from collusion.text.normalise import normalise_str
 
@@ -144,10 +152,7 @@ class FileMetadata:
 
     def _flag(self, pair: tuple[str, str], entries: list[dict[str, typing.Any]]) -> Flag | None:
         kinds = sorted({entry["kind"] for entry in entries}, key=list(WEIGHTS).index)
-        remaining = 1.0
-        for kind in kinds:
-            remaining *= 1.0 - WEIGHTS[kind]
-        score = 1.0 - remaining
+        score = any_of(WEIGHTS[kind] for kind in kinds)
         if score < self.min_score:
             return None
         shown: list[dict[str, typing.Any]] = []

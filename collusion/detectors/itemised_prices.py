@@ -55,8 +55,8 @@ class ItemisedPrices:
         self.step_tolerance = step_tolerance
 
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
-        reference = {_item_key(i): i.unit_price for i in tender.reference_items
-                     if _item_key(i) and i.unit_price is not None}
+        reference = {i.key(): i.unit_price for i in tender.reference_items
+                     if i.key() and i.unit_price is not None}
         bids: dict[str, BidSnapshot] = {}
         for bid in sorted(tender.bids, key=lambda b: b.key):
             bids.setdefault(bid.key, bid)
@@ -145,14 +145,10 @@ class ItemisedPrices:
         return [r for r in runs if len(r) >= 3 and r[1][0] > r[0][0]]
 
 
-def _item_key(item: Item) -> str:
-    return (item.code or item.description).strip()
-
-
 def _priced(items: tuple[Item, ...]) -> dict[str, tuple[Item, Decimal]]:
     out: dict[str, tuple[Item, Decimal]] = {}
     for item in items:
-        key = _item_key(item)
+        key = item.key()
         if key and item.unit_price is not None and item.unit_price > 0 and key not in out:
             out[key] = (item, item.unit_price)
     return out

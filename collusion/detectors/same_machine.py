@@ -20,6 +20,7 @@ from collusion.base import (
     History,
     Strength,
     TenderSnapshot,
+    any_of,
     pair_key,
 )
 
@@ -70,10 +71,7 @@ class SameMachine:
 
         flags = []
         for (a, b), entries in sorted(shared.items()):
-            remaining = 1.0
-            for entry in entries:
-                remaining *= 1.0 - float(entry["weight"])
-            score = 1.0 - remaining
+            score = any_of(float(entry["weight"]) for entry in entries)
             if score < self.min_score:
                 continue
             strong = any(entry["kind"] in STRONG_KINDS for entry in entries)

@@ -57,7 +57,7 @@ class UnbalancedPrices:
     def detect(self, tender: TenderSnapshot, history: History = EMPTY_HISTORY) -> list[Flag]:
         reference = {}
         for item in tender.reference_items:
-            key = _key(item)
+            key = item.key()
             if key and key not in reference and _positive(item.unit_price) \
                     and _positive(item.quantity):
                 reference[key] = item
@@ -76,7 +76,7 @@ class UnbalancedPrices:
     def _unbalanced(self, bid: BidSnapshot, reference: dict[str, Item]) -> Flag | None:
         rows = []
         for item in bid.items:
-            ref = reference.get(_key(item))
+            ref = reference.get(item.key())
             if ref is None or not _positive(item.unit_price):
                 continue
             assert ref.unit_price is not None and ref.quantity is not None
@@ -94,8 +94,8 @@ class UnbalancedPrices:
         score = min(1.0, 2 * min(high_share, low_share) + 0.25)
 
         def table(side: list[tuple[float, float, Item, Item]], reverse: bool) -> list[dict]:
-            side = sorted(side, key=lambda r: (r[0], _key(r[2])), reverse=reverse)
-            return [{"item": _key(ref), "description": ref.description,
+            side = sorted(side, key=lambda r: (r[0], r[2].key()), reverse=reverse)
+            return [{"item": ref.key(), "description": ref.description,
                      "quantity": str(ref.quantity), "reference_unit_price": str(ref.unit_price),
                      "unit_price": str(item.unit_price), "ratio": round(ratio, 4)}
                     for ratio, _, ref, item in side[:SHOWN_ITEMS]]
@@ -139,10 +139,6 @@ class UnbalancedPrices:
 
 
 _BASIS_ZH = {"to_estimate": "估算价", "to_median_of_others": "其他报价中位数"}
-
-
-def _key(item: Item) -> str:
-    return (item.code or item.description).strip()
 
 
 def _positive(x: Decimal | None) -> bool:

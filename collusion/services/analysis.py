@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from bidding.exceptions import TenderNotFound
 from bidding.services import analysis as bidding_analysis
 from collusion import graph
-from collusion.base import Detector, Flag, History, TenderSnapshot
+from collusion.base import Detector, Flag, History, TenderSnapshot, any_of
 from collusion.detectors import all_detectors
 from collusion.models import (
     Analysis,
@@ -51,11 +51,8 @@ def case_link(tender_id: int) -> str:
 
 
 def combine_scores(scores: Iterable[float]) -> float:
-    """1 - prod(1 - score): independent occasions (tenders) of the same evidence."""
-    remaining = 1.0
-    for score in scores:
-        remaining *= 1.0 - max(0.0, min(1.0, score))
-    return 1.0 - remaining
+    """Independent occasions (tenders) of the same evidence (collusion.base.any_of)."""
+    return any_of(scores)
 
 
 def _detect_all(
