@@ -52,18 +52,26 @@ class VerifiedSignature:
     signing_time: datetime | None  # the signer's own claim, from its clock: evidence of nothing
 
 
-def sign_detached(
-    content: bytes, *, key: SignerKey, certificate: x509.Certificate,
-    chain: Sequence[x509.Certificate] = (),
-) -> bytes:
-    """A detached CMS SignedData (DER, SHA-256) over ``content``, carrying the signer's chain."""
+def _sign(content: bytes, key: SignerKey, certificate: x509.Certificate,
+          chain: Sequence[x509.Certificate], *, detached: bool) -> bytes:
     builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(
         certificate, key, hashes.SHA256()
     )
     for extra in chain:
         builder = builder.add_certificate(extra)
-    return builder.sign(serialization.Encoding.DER,
-                        [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    # Binary: the bytes are signed as they are, with no conversion of line ends to CRLF.
+    options = [pkcs7.PKCS7Options.Binary]
+    if detached:
+        options.append(pkcs7.PKCS7Options.DetachedSignature)
+    return builder.sign(serialization.Encoding.DER, options)
+
+
+def sign_detached(
+    content: bytes, *, key: SignerKey, certificate: x509.Certificate,
+    chain: Sequence[x509.Certificate] = (),
+) -> bytes:
+    """A detached CMS SignedData (DER, SHA-256) over ``content``, carrying the signer's chain."""
+    return _sign(content, key, certificate, chain, detached=True)
 
 
 def sign_attached(
@@ -71,13 +79,7 @@ def sign_attached(
     chain: Sequence[x509.Certificate] = (),
 ) -> bytes:
     """A CMS SignedData (DER, SHA-256) that carries ``content`` inside, with the signer's chain."""
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(
-        certificate, key, hashes.SHA256()
-    )
-    for extra in chain:
-        builder = builder.add_certificate(extra)
-    # Binary: the bytes are signed as they are, with no conversion of line ends to CRLF.
-    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    return _sign(content, key, certificate, chain, detached=False)
 
 
 def _bad(what: str, reason: str, reason_zh: str) -> BadSignature:
