@@ -168,6 +168,42 @@ class BlobStore:
 
         return await self._store(read_chunks(), max_bytes)
 
+    async def put_file(self, path: Path, *, sha256: str, size: int) -> StoredBlob:
+        """Store the file at ``path``, whose bytes the caller has just hashed to ``sha256``.
+
+        The file is hard-linked into the store rather than read and written again (a sealed
+        bid is read once to be checked, not twice more to be stored); ``path`` stays the
+        caller's, who must not change it afterwards. Falls back to a copy where a link cannot
+        be made (another file system).
+        """
+        return await anyio.to_thread.run_sync(self._link, Path(path), sha256, size)
+
+    def _link(self, path: Path, sha256: str, size: int) -> StoredBlob:
+        dest = self.path_for(sha256)
+        to_sync = _make_dirs(dest.parent) + _make_dirs(self.tmp_dir)
+        if not dest.exists():
+            fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="link-")
+            os.close(fd)
+            temporary = Path(name)
+            temporary.unlink()
+            try:
+                os.link(path, temporary)
+            except OSError:
+                with path.open("rb") as source, temporary.open("wb") as target:
+                    while chunk := source.read(1 << 20):
+                        target.write(chunk)
+            try:
+                with temporary.open("rb") as linked:
+                    os.fsync(linked.fileno())
+                os.replace(temporary, dest)
+            finally:
+                temporary.unlink(missing_ok=True)
+        # Also when the blob existed: see _TempBlob.commit.
+        _fsync_dir(dest.parent)
+        for directory in dict.fromkeys(to_sync):
+            _fsync_dir(directory)
+        return StoredBlob(sha256=sha256, size=size, path=dest)
+
     async def _store(self, chunks: AsyncIterator[bytes], max_bytes: int | None) -> StoredBlob:
         temp = _TempBlob(self.tmp_dir)
         try:

@@ -260,3 +260,21 @@ def test_verify_detects_corruption(tmp_path: Path) -> None:
 
     blob.path.write_bytes(b"sealed bid: 1,000,000.0")  # truncated
     assert not store.verify(blob.sha256)
+
+
+def test_a_checked_file_is_linked_into_the_store_not_copied(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    received = tmp_path / "incoming.sealed"
+    data = b"sealed package " * 1000
+    received.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    blob = anyio.run(lambda: store.put_file(received, sha256=digest, size=len(data)))
+    assert blob.path == store.path_for(digest) and blob.size == len(data)
+    assert blob.path.stat().st_ino == received.stat().st_ino  # one set of bytes on disk
+    received.unlink()  # the caller's name goes; the blob stays
+    assert store.verify(digest)
+    # Storing the same bytes again keeps the blob already there.
+    again = tmp_path / "again.sealed"
+    again.write_bytes(data)
+    assert anyio.run(lambda: store.put_file(again, sha256=digest, size=len(data))).path == blob.path
+    assert not list(store.tmp_dir.iterdir())
