@@ -205,3 +205,18 @@ def test_openssl_verifies_our_signature(bidder: IssuedPair, tmp_path: Path, ca_f
     assert (tmp_path / "out").read_bytes() == CONTENT
     (tmp_path / "other.json").write_bytes(CONTENT + b" ")
     assert verify(tmp_path / "other.json").returncode != 0
+
+
+def test_the_signer_cache_never_spares_the_signature(bidders: dict[str, IssuedPair]) -> None:
+    """Certificates and the signer found among them are cached by their bytes; the signature
+    and the content digest are checked every time, before and after the cache knows them."""
+    ec, rsa = bidders["ec"], bidders["rsa"]
+    good = sign(ec)
+    for _ in range(2):  # the second round is served from the cache
+        assert verify_detached(good, content=CONTENT).signer == ec.signing.certificate
+        assert "does not match this content" in refusal(good, CONTENT + b" ")
+        changed = bytearray(good)
+        changed[-5] ^= 0x01
+        assert "does not verify" in refusal(bytes(changed))
+    # Another signer's signature is not answered with the cached one's certificate.
+    assert verify_detached(sign(rsa), content=CONTENT).signer == rsa.signing.certificate
