@@ -34,12 +34,17 @@ MAX_MANIFEST_SIGNATURE = 1 << 20
 _FORBIDDEN = set("/\\") | {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
+# What an opener hands on: a memoryview into the decrypted segment where a chunk lies within
+# one segment (the usual case, no copy), else the bytes joined across two segments.
+Chunk = bytes | bytearray | memoryview
+
+
 class Sink(Protocol):
     def write(self, data: bytes, /) -> object: ...
 
 
 class Source(Protocol):
-    def read_exact(self, length: int) -> bytes: ...
+    def read_exact(self, length: int) -> Chunk: ...
 
 
 def name_problem(name: str) -> str | None:
@@ -105,7 +110,7 @@ class EntryReader:
             raise malformed(f"unknown entry kind {kind}", f"未知的条目类型 {kind}")
         raw = self.source.read_exact(length)
         try:
-            name = raw.decode("utf-8")
+            name = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as error:
             raise malformed("an entry name is not UTF-8", "条目名称不是 UTF-8") from error
         problem = name_problem(name) if kind == FILE else (
@@ -114,7 +119,9 @@ class EntryReader:
             raise malformed(problem, f"条目名称不合规：{name!r}")
         return name
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Iterator[Chunk]:
+        """Each chunk of the current entry: valid only until the next one is asked for (it may
+        be a view into a buffer the source reuses)."""
         while True:
             (length,) = CHUNK.unpack(self.source.read_exact(CHUNK.size))
             if length == 0:
@@ -132,7 +139,9 @@ class EntryReader:
                 raise malformed(f"the {what} exceeds {limit} bytes", f"{what} 超过 {limit} 字节")
         return bytes(data)
 
-    def copy(self, write: Callable[[bytes], object]) -> tuple[int, str]:
+    def copy(self, write: Callable[[Chunk], object]) -> tuple[int, str]:
+        """Hash and hand on each chunk of the current entry; ``write`` must not keep a chunk
+        beyond the call (a file's write copies it)."""
         digest, size = hashlib.sha256(), 0
         for chunk in self.chunks():
             digest.update(chunk)

@@ -15,6 +15,7 @@ __all__ = [
     "BothKeysNeeded",
     "MalformedPackage",
     "ManifestMismatch",
+    "PackageChanged",
     "SealedBidRefused",
     "TamperedSegment",
     "TruncatedPackage",
@@ -66,6 +67,18 @@ class TruncatedPackage(SealedBidRefused):
 
     def __init__(self, reason: str, reason_zh: str) -> None:
         super().__init__(reason=reason, reason_zh=reason_zh)
+
+
+class PackageChanged(SealedBidRefused):
+    """The package read is not the one the platform verified and recorded when it came in."""
+
+    code = "package_changed"
+    zh = "密封投标文件与接收时记录的不符：其 SHA-256 为 {found}，接收时记录的为 {expected}"
+    en = ("The sealed package is not the one received: it hashes to {found}, the hash recorded "
+          "when it was received is {expected}")
+
+    def __init__(self, *, found: str, expected: str) -> None:
+        super().__init__(found=found, expected=expected)
 
 
 class TamperedSegment(SealedBidRefused):

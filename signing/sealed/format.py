@@ -168,7 +168,7 @@ class Reader:
     def whole(self) -> hashlib._Hash:
         return self.signed.copy() if self._whole is None else self._whole
 
-    def _hash(self, data: bytes) -> None:
+    def _hash(self, data: bytes | memoryview) -> None:
         if self._whole is None:
             self.signed.update(data)
         else:
@@ -190,6 +190,31 @@ class Reader:
         self.offset += length
         self._hash(data)
         return data
+
+    def read_into(self, view: memoryview, what: str, what_zh: str) -> memoryview:
+        """Fill ``view`` exactly (a reused segment buffer), hashing it; return it.
+
+        The segments go through here: no fresh 1 MiB object per segment, and the hash runs
+        over the whole segment at once.
+        """
+        readinto = getattr(self.stream, "readinto", None)
+        filled = 0
+        while filled < len(view):
+            if readinto is not None:
+                got = readinto(view[filled:]) or 0
+            else:  # a stream without readinto (rare): read and copy
+                more = self.stream.read(len(view) - filled)
+                got = len(more)
+                view[filled:filled + got] = more
+            if not got:
+                raise TruncatedPackage(
+                    f"it ends at byte {self.offset + filled}, inside the {what}",
+                    f"文件在第 {self.offset + filled} 字节处中断，位于{what_zh}之内",
+                )
+            filled += got
+        self.offset += filled
+        self._hash(view)
+        return view
 
     def record(self) -> tuple[int, int]:
         """The next record's tag and body length; the tag byte starts the unsigned part."""

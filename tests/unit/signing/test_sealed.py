@@ -43,6 +43,7 @@ from signing.sealed.errors import (
     BothKeysNeeded,
     MalformedPackage,
     ManifestMismatch,
+    PackageChanged,
     SealedBidRefused,
     TamperedSegment,
     TruncatedPackage,
@@ -437,7 +438,8 @@ def test_not_a_package_and_unknown_versions(package: bytes) -> None:
 
 def test_every_refusal_is_a_sealed_bid_refusal() -> None:
     for error in (MalformedPackage, WrongDataKey, TamperedSegment, TruncatedPackage,
-                  BadSignature, ManifestMismatch, WrongRecipientKey, BothKeysNeeded):
+                  BadSignature, ManifestMismatch, WrongRecipientKey, BothKeysNeeded,
+                  PackageChanged):
         assert issubclass(error, SealedBidRefused)
 
 
@@ -536,3 +538,86 @@ def test_amounts_out_of_range_are_refused_before_they_are_written_out(value: str
         amount(value, "price")
     assert amount("1e30", "price") == "1" + "0" * 30
     assert amount("0", "price") == "0"
+
+
+# --- opening a package verified at intake (intake_package_sha256) ---------------------------
+
+
+def test_the_intake_hash_stands_in_for_the_outer_signature(
+    package: bytes, bidders: dict[str, IssuedPair], opening_keys: dict[str, Any], tmp_path: Path,
+) -> None:
+    recorded = inspect(io.BytesIO(package)).package_sha256  # what intake records
+    key = data_key(package, opening_keys["p256"])
+    opened = open_bytes(package, key, out_dir=tmp_path, intake_package_sha256=recorded)
+    default = open_bytes(package, key)
+    assert opened.package.package_signature == "at intake"
+    assert default.package.package_signature == "verified"
+    # The signer is the header's certificate all the same, named by the manifest signature.
+    assert opened.package.signer == default.package.signer == bidders["ec"].signing.certificate
+    assert opened.package.package_sha256 == recorded == hashlib.sha256(package).hexdigest()
+    assert {f.name: f.path.read_bytes() for f in opened.files if f.path} == FILES
+    assert opened.manifest == default.manifest
+
+
+def test_a_package_that_is_not_the_one_received(
+    package: bytes, bidders: dict[str, IssuedPair], opening_keys: dict[str, Any], tmp_path: Path,
+) -> None:
+    """Another package of the same bidder, complete and valid (an earlier, replaced bid, say),
+    put where the recorded one was: every tag and signature holds, the hash does not."""
+    recorded = hashlib.sha256(package).hexdigest()
+    other = make(bidders["ec"], opening_keys["p256"])
+    with pytest.raises(PackageChanged) as caught:
+        open_bytes(other, data_key(other, opening_keys["p256"]), out_dir=tmp_path,
+                   intake_package_sha256=recorded)
+    assert caught.value.params == {"found": hashlib.sha256(other).hexdigest(),
+                                   "expected": recorded}
+    assert list(tmp_path.iterdir()) == []  # every file written is removed again
+
+
+def test_with_the_intake_hash_everything_inside_is_still_checked(
+    package: bytes, bidders: dict[str, IssuedPair], stranger: IssuedPair,
+    opening_keys: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Even a hash that matches (as a platform that recorded a bad package would have) does not
+    spare the GCM tags, the manifest's signature or the files' hashes."""
+    def opened(changed: bytes) -> Any:
+        return open_bytes(changed, data_key(changed, opening_keys["p256"]),
+                          intake_package_sha256=hashlib.sha256(changed).hexdigest())
+
+    offset, _, _ = list(records(package))[3]
+    with pytest.raises(TamperedSegment):
+        opened(flip(package, offset + RECORD.size + 100))
+    honest = seal_module.manifest_bytes
+    monkeypatch.setattr(seal_module, "manifest_bytes", lambda bid, *, bidder, files: honest(
+        bid, bidder=bidder, files=[type(f)(f.name, "0" * 64, f.size) for f in files]))
+    with pytest.raises(ManifestMismatch, match="SHA-256"):
+        opened(make(bidders["ec"], opening_keys["p256"]))
+    monkeypatch.undo()
+    monkeypatch.setattr(seal_module, "_manifest_signature", lambda manifest, *_: sign_detached(
+        manifest, key=stranger.signing.key, certificate=stranger.signing.certificate))
+    with pytest.raises(BadSignature, match=r"manifest signature.*another certificate"):
+        opened(make(bidders["ec"], opening_keys["p256"]))
+    with pytest.raises(MalformedPackage, match="bytes follow the package signature"):
+        opened(package + b"\x00")
+    with pytest.raises(ValueError, match="64 lower-case hex"):
+        open_bytes(package, data_key(package, opening_keys["p256"]),
+                   intake_package_sha256="ABC")
+
+
+def test_files_are_handed_on_as_views_that_a_file_copies(
+    bidders: dict[str, IssuedPair], opening_keys: dict[str, Any],
+) -> None:
+    """One segment buffer is reused: a writer that keeps what it is given must copy it, as
+    files do. Opening twice in a row (the buffer reused) gives the same bytes."""
+    package = make(bidders["rsa"], opening_keys["x25519"], segment_size=1 << 20)
+    key = data_key(package, opening_keys["x25519"])
+    for _ in range(2):
+        seen: dict[str, io.BytesIO] = {}
+
+        def collect(name: str) -> io.BytesIO:
+            seen[name] = io.BytesIO()
+            seen[name].close = lambda: None  # type: ignore[method-assign]
+            return seen[name]
+
+        open_bytes(package, key, open_file=collect)
+        assert {name: stream.getvalue() for name, stream in seen.items()} == FILES
