@@ -29,7 +29,12 @@ from signing import cms
 from signing.receipts import Receipt
 from signing.sealed import keys as sealed_keys
 from signing.sealed import open_sealed, read_header, unwrap_data_key, unwrap_share
-from signing.sealed.errors import SealedBidRefused, WrongDataKey, WrongRecipientKey
+from signing.sealed.errors import (
+    PackageChanged,
+    SealedBidRefused,
+    WrongDataKey,
+    WrongRecipientKey,
+)
 
 # -- decrypting one bid ---------------------------------------------------------------------
 
@@ -87,9 +92,19 @@ class Opener:
         try:
             try:
                 with self.ctx.blobs.open(self.bid.sha256) as f:
-                    opened = open_sealed(f, data_key, out_dir=out_dir)
+                    # Why the outer signature is not verified again: intake verified it
+                    # (signing.intake.check_package) before the receipt, which the platform
+                    # signed, named the package's hash; open_sealed checks that the bytes it
+                    # decrypts hash to that, in the same pass. It still checks every GCM tag,
+                    # the manifest's signature by the bid's certificate and every file.
+                    opened = open_sealed(f, data_key, out_dir=out_dir,
+                                         intake_package_sha256=self.receipt_sha256())
             except WrongDataKey:
                 raise
+            except PackageChanged as error:  # changed since intact() above: ours
+                return Outcome(Decryption.FAILED_PLATFORM, incident=error.message("en"),
+                               detail=detail_text(f"the platform's fault: {error.message('en')}",
+                                                  "平台原因：存储的投标文件与回执不符"))
             except SealedBidRefused as error:
                 return Outcome(Decryption.FAILED_BIDDER, detail_text(error.message("en"),
                                                                   error.message("zh-CN")))
