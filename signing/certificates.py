@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -77,6 +77,12 @@ class TrustStore:
     roots: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...] = ()
     crls: tuple[x509.CertificateRevocationList, ...] = ()
+    # Each issuer's newest complete CRL with a good signature (or why there is none), by the
+    # issuer's DER hash: the answer cannot change for the store's life, and a store is kept
+    # for a few seconds of many submissions (signing.trust), each of which would otherwise
+    # look through and check the signature of every CRL again.
+    _by_issuer: dict[bytes, tuple[x509.CertificateRevocationList | None, str]] = field(
+        default_factory=dict, compare=False, repr=False, hash=False)
 
     @classmethod
     def of(
@@ -85,6 +91,16 @@ class TrustStore:
         crls: Iterable[x509.CertificateRevocationList] = (),
     ) -> TrustStore:
         return cls(tuple(roots), tuple(intermediates), tuple(crls))
+
+    def issuer_crl(
+        self, issuer: x509.Certificate
+    ) -> tuple[x509.CertificateRevocationList | None, str]:
+        """The issuer's newest complete CRL bearing its signature, or (None, why not)."""
+        key = issuer.fingerprint(hashes.SHA256())
+        found = self._by_issuer.get(key)
+        if found is None:
+            found = self._by_issuer[key] = _newest_signed_crl(issuer, self.crls)
+        return found
 
 
 @dataclass(frozen=True)
@@ -230,45 +246,70 @@ def _is_complete(crl: x509.CertificateRevocationList) -> bool:
 
 
 def current_crl(
-    issuer: x509.Certificate, trust: TrustStore, now: datetime, *, subject: str
+    issuer: x509.Certificate, trust: TrustStore, now: datetime, *, cert: x509.Certificate
 ) -> x509.CertificateRevocationList:
-    """The issuer's newest complete CRL with a good signature, refused if not current."""
-    issuer_name = name_of(issuer.subject)
-    named = [crl for crl in trust.crls if crl.issuer == issuer.subject]
-    if not named:
+    """The issuer's newest complete CRL with a good signature (for checking ``cert``),
+    refused if not current."""
+    crl, refusal = _current_crl(issuer, trust, now)
+    if refusal is None:
+        assert crl is not None
+        return crl
+    # Names are formatted only for a refusal: on the way to an acceptance, formatting every
+    # certificate's and issuer's name cost a tenth of a submission's time.
+    kind, reason = refusal
+    issuer_name, subject = name_of(issuer.subject), name_of(cert.subject)
+    if kind == "missing":
         raise CrlMissing(issuer=issuer_name, subject=subject)
+    if kind == "out_of_date":
+        raise CrlOutOfDate(issuer=issuer_name, next_update=reason, subject=subject)
+    raise CrlInvalid(issuer=issuer_name, reason=reason)
+
+
+def _newest_signed_crl(
+    issuer: x509.Certificate, crls: Sequence[x509.CertificateRevocationList]
+) -> tuple[x509.CertificateRevocationList | None, str]:
+    named = [crl for crl in crls if crl.issuer == issuer.subject]
+    if not named:
+        return None, ""
     key_usage = _key_usage(issuer)
     if key_usage is not None and not key_usage.crl_sign:
-        raise CrlInvalid(issuer=issuer_name, reason="the CA's key usage does not allow cRLSign")
+        return None, "the CA's key usage does not allow cRLSign"
     public_key = issuer.public_key()
     # The only CA key types path validation accepts, so the only ones that get here.
     if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise CrlInvalid(issuer=issuer_name, reason="the CA's key type cannot sign CRLs here")
-    signed = [crl for crl in named
-              if crl.is_signature_valid(public_key) and _is_complete(crl)]
+        return None, "the CA's key type cannot sign CRLs here"
+    signed = [crl for crl in named if crl.is_signature_valid(public_key) and _is_complete(crl)]
     if not signed:
-        raise CrlInvalid(issuer=issuer_name,
-                         reason="no complete CRL on file bears a valid signature of this CA")
+        return None, "no complete CRL on file bears a valid signature of this CA"
     crl = max(signed, key=lambda c: c.last_update_utc)
     if crl.next_update_utc is None:
-        raise CrlInvalid(issuer=issuer_name, reason="it names no next update")
+        return None, "it names no next update"
+    return crl, ""
+
+
+def _current_crl(
+    issuer: x509.Certificate, trust: TrustStore, now: datetime
+) -> tuple[x509.CertificateRevocationList | None, tuple[str, str] | None]:
+    crl, why_not = trust.issuer_crl(issuer)
+    if crl is None:
+        return None, ("invalid", why_not) if why_not else ("missing", "")
     if now < crl.last_update_utc:
-        raise CrlInvalid(issuer=issuer_name,
-                         reason=f"it was issued on {when(crl.last_update_utc)}, after {when(now)}")
+        return None, ("invalid",
+                      f"it was issued on {when(crl.last_update_utc)}, after {when(now)}")
+    assert crl.next_update_utc is not None
     if now >= crl.next_update_utc:
-        raise CrlOutOfDate(issuer=issuer_name, next_update=when(crl.next_update_utc),
-                           subject=subject)
-    return crl
+        return None, ("out_of_date", when(crl.next_update_utc))
+    return crl, None
 
 
 def _check_not_revoked(
     cert: x509.Certificate, issuer: x509.Certificate, trust: TrustStore, now: datetime
 ) -> None:
-    subject = name_of(cert.subject)
-    crl = current_crl(issuer, trust, now, subject=subject)
+    crl = current_crl(issuer, trust, now, cert=cert)
     entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if entry is None:
         return
+    subject = name_of(cert.subject)
     try:
         reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
     except x509.ExtensionNotFound:

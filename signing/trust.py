@@ -141,6 +141,7 @@ async def add_ca(
             )
     except IntegrityError as exc:  # the same CA added twice at the same moment
         raise CaAlreadyAccepted(subject=subject, fingerprint=fingerprint) from exc
+    _forget_trust_store(ctx)
     return ca
 
 
@@ -159,6 +160,7 @@ async def deactivate_ca(ctx: Context, *, actor: Actor, ca_id: int) -> AcceptedCA
                 object_type="accepted_ca", object_id=ca.id, before={"active": True},
                 after={"active": False},
             )
+    _forget_trust_store(ctx)
     return ca
 
 
@@ -240,6 +242,7 @@ async def store_crl(
                    "next_update": when(row.next_update), "revoked": len(crl)},
             detail={"source": source},
         )
+    _forget_trust_store(ctx)
     return row
 
 
@@ -258,8 +261,25 @@ async def _listings(cas: Sequence[AcceptedCA], now: datetime) -> list[CaListing]
     return out
 
 
+# How long a process keeps the parsed CAs and CRLs (kernel/memo.py). A change made through this
+# process is seen at once (_forget_trust_store); one made through another process within this
+# many seconds, which is nothing next to the hour between two fetches of a CA's CRL.
+TRUST_STORE_MAX_AGE = 5.0
+_TRUST_STORE = "signing:trust_store"
+
+
+def _forget_trust_store(ctx: Context) -> None:
+    ctx.memo.forget(_TRUST_STORE)
+
+
 async def trust_store(ctx: Context) -> TrustStore:
-    """The active CAs and their current CRLs, for ``verify_certificate``."""
+    """The active CAs and their current CRLs, for ``verify_certificate``, kept a few seconds:
+    reading and parsing every CRL for every submission is what a deadline rush cannot afford."""
+    return await ctx.memo.fetch(_TRUST_STORE, lambda: _read_trust_store(ctx),
+                                now=ctx.clock.now(), max_age=TRUST_STORE_MAX_AGE)
+
+
+async def _read_trust_store(ctx: Context) -> TrustStore:
     listings = await _active_with_crls(ctx.clock.now())
     certs = [(x509.load_der_x509_certificate(item.ca.der), item.ca.is_root) for item in listings]
     return TrustStore.of(
