@@ -16,6 +16,7 @@ heads show the size only as often as they are published.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,11 +38,13 @@ __all__ = [
     "MAX_HEADS",
     "IssuedReceipt",
     "NoSignedHead",
+    "ReceiptRequest",
     "append",
     "consistency",
     "heads",
     "inclusion",
     "issue_receipt",
+    "issue_receipts",
     "latest_head",
     "publish_head",
     "signed_tree_head",
@@ -91,22 +94,31 @@ def _frontier(state: LogState) -> merkle.CompactRange:
 
 
 async def _append_locked(
-    ctx: Context, state: LogState, data: bytes, *, tender_id: int | None, receipt: bytes | None
-) -> tuple[int, int]:
+    ctx: Context, state: LogState, entries: Sequence[tuple[bytes, int | None, bytes | None]]
+) -> list[int]:
+    """Append ``(data, tender_id, receipt)`` entries in order under the held lock: their
+    indexes. One insert for the entries, one for the completed subtrees, one state update."""
     frontier = _frontier(state)
-    leaf = merkle.leaf_hash(data)
-    completed = frontier.append(leaf)
-    index = state.size
-    await LogEntry.create(index=index, leaf_hash=leaf, receipt=receipt, tender_id=tender_id,
-                          appended_at=ctx.clock.now())
-    await LogNode.bulk_create(
-        [LogNode(level=node.level, index=node.index, hash=value) for node, value in completed]
-    )
+    now = ctx.clock.now()
+    rows, nodes, indexes = [], [], []
+    for data, tender_id, receipt in entries:
+        leaf = merkle.leaf_hash(data)
+        indexes.append(frontier.size)
+        rows.append(LogEntry(index=frontier.size, leaf_hash=leaf, receipt=receipt,
+                             tender_id=tender_id, appended_at=now))
+        nodes += [LogNode(level=node.level, index=node.index, hash=value)
+                  for node, value in frontier.append(leaf)]
+    if len(rows) == 1:
+        await rows[0].save(force_create=True)
+    else:
+        await LogEntry.bulk_create(rows)
+    if nodes:
+        await LogNode.bulk_create(nodes)
     await LogState.filter(id=_STATE_ID).update(
         size=frontier.size, hashes=[h.hex() for h in frontier.hashes]
     )
     state.size, state.hashes = frontier.size, [h.hex() for h in frontier.hashes]
-    return index, frontier.size
+    return indexes
 
 
 async def append(
@@ -120,7 +132,19 @@ async def append(
     """
     _require_transaction("log.append")
     state = await _locked_state()
-    return await _append_locked(ctx, state, leaf, tender_id=tender_id, receipt=receipt)
+    [index] = await _append_locked(ctx, state, [(leaf, tender_id, receipt)])
+    return index, state.size
+
+
+@dataclass(frozen=True)
+class ReceiptRequest:
+    """What one receipt says besides its log position (see :func:`issue_receipts`)."""
+
+    tender_id: int
+    lot: int
+    certificate_sha256: str
+    package_sha256: str
+    received_at: datetime
 
 
 async def issue_receipt(
@@ -138,18 +162,32 @@ async def issue_receipt(
     The receipt is the caller's to hand out only after its transaction (package, this entry,
     its audit event) has committed.
     """
+    request = ReceiptRequest(tender_id, lot, certificate_sha256, package_sha256, received_at)
+    return (await issue_receipts(ctx, [request], keys=keys))[0]
+
+
+async def issue_receipts(
+    ctx: Context, requests: Sequence[ReceiptRequest], *, keys: PlatformKeys | None = None
+) -> list[IssuedReceipt]:
+    """:func:`issue_receipt` for several, in order, under one hold of the log's lock."""
     _require_transaction("log.issue_receipt")
     signer = (keys or platform_keys.load(ctx.settings, now=ctx.clock.now())).receipt
     state = await _locked_state()
-    receipt = Receipt(
-        tender_id=tender_id, lot=lot, certificate_sha256=certificate_sha256,
-        package_sha256=package_sha256, received_at=received_at, log_index=state.size,
-        tree_size=state.size + 1,
-    )
-    der = sign_receipt(receipt, signer.key, signer.certificate, signer.chain)
-    index, size = await _append_locked(ctx, state, entry_data(der), tender_id=tender_id,
-                                       receipt=der)
-    return IssuedReceipt(receipt, der, index, size)
+    receipts, entries = [], []
+    for offset, request in enumerate(requests):
+        index = state.size + offset
+        receipt = Receipt(
+            tender_id=request.tender_id, lot=request.lot,
+            certificate_sha256=request.certificate_sha256,
+            package_sha256=request.package_sha256, received_at=request.received_at,
+            log_index=index, tree_size=index + 1,
+        )
+        der = sign_receipt(receipt, signer.key, signer.certificate, signer.chain)
+        receipts.append((receipt, der))
+        entries.append((entry_data(der), request.tender_id, der))
+    indexes = await _append_locked(ctx, state, entries)
+    return [IssuedReceipt(receipt, der, index, index + 1)
+            for (receipt, der), index in zip(receipts, indexes, strict=True)]
 
 
 async def publish_head(

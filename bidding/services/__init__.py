@@ -7,7 +7,6 @@ from bidding.services.bidders import (
     read_bid_file,
     register,
     sealed_bid_for_owner,
-    submit_sealed_bid,
     withdraw_bid,
 )
 from bidding.services.evaluation import (
@@ -28,6 +27,7 @@ from bidding.services.opening import (
     submit_key,
     submit_share,
 )
+from bidding.services.submissions import submit_sealed_bid
 from bidding.services.tenders import (
     LotIn,
     TenderIn,

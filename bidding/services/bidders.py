@@ -4,9 +4,7 @@ raise objections."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
-import anyio.to_thread
 from tortoise.transactions import in_transaction
 
 from bidding import rules as statute
@@ -16,17 +14,13 @@ from bidding.exceptions import (
     BidNotFound,
     DeadlinePassed,
     InvalidInput,
-    NoOpeningKey,
     NotRegistered,
     ObjectionWindowClosed,
-    PackageSuperseded,
-    PackageWithdrawn,
 )
 from bidding.models import (
     Bid,
     BidStatus,
     Download,
-    Lot,
     Objection,
     ObjectionStage,
     Registration,
@@ -48,11 +42,7 @@ from bidding.services.common import (
 from kernel.accounts import services as accounts
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
-from kernel.errors import NotFound, PayloadTooLarge
-from kernel.storage import limit_mb
-from signing import fingerprint, intake, opening
-from signing import keys as platform_keys
-from signing import log as receipts_log
+from kernel.errors import NotFound
 
 
 def _check_deadline(ctx: Context, tender: Tender, now: datetime | None = None) -> None:
@@ -114,125 +104,6 @@ async def download_document(
             after={"document_id": doc.id, "version": doc.version, "sha256": doc.sha256},
         )
     return doc
-
-
-def _upload_address(ctx: Context, remote_addr: str) -> str:
-    """The sender's address as a keyed hash (the collusion detectors compare, never read it)."""
-    address = fingerprint.normalise("ip", remote_addr) if remote_addr else None
-    if address is None:
-        return ""
-    key = platform_keys.load(ctx.settings, now=ctx.clock.now()).fingerprint
-    return fingerprint.keyed_hash(key, "ip", address)
-
-
-def _refuse_resent(bid: Bid, ctx: Context) -> None:
-    if bid.status == BidStatus.SUPERSEDED:
-        raise PackageSuperseded(ended=local(ctx, bid.ended_at or bid.submitted_at))
-    if bid.status == BidStatus.WITHDRAWN:
-        raise PackageWithdrawn(ended=local(ctx, bid.ended_at or bid.submitted_at))
-
-
-async def submit_sealed_bid(
-    ctx: Context,
-    *,
-    actor: Actor,
-    tender_id: int,
-    lot_number: int,
-    package_path: Path,
-    received_at: datetime,
-    remote_addr: str = "",
-) -> tuple[Bid, bytes, bool]:
-    """Accept a sealed package whose last byte arrived at ``received_at``: (bid, receipt, new).
-
-    The package is checked (signing.intake) outside any lock, stored durably in the blob
-    store, then one transaction under the tender's share lock judges the deadline by
-    ``received_at``, supersedes the lot's current bid, records the bid, appends its receipt
-    to the log and audits it. The receipt is returned only after that commit. Re-sending the
-    current package returns its original receipt (``new`` is False); a superseded or
-    withdrawn one is refused. ``package_path`` stays the caller's to delete.
-    """
-    org_id = require_bidder(actor)
-    size = (await anyio.to_thread.run_sync(package_path.stat)).st_size
-    if size > ctx.settings.max_bid_bytes:
-        raise PayloadTooLarge(limit_mb=limit_mb(ctx.settings.max_bid_bytes))
-    tender = await Tender.get_or_none(id=tender_id)
-    if tender is None:
-        raise NotFound()
-    hide_draft(tender)
-    key = await opening.opening_key_row(tender_id)
-    if key is None:
-        raise NoOpeningKey()
-    lot = await Lot.get_or_none(tender_id=tender_id, number=lot_number)
-    if lot is None:
-        raise InvalidInput("lot", "no such lot", "标段不存在")
-    organization = await accounts.get_organization(org_id)
-    checked = await intake.check_package(
-        ctx, path=package_path, tender_id=tender_id, lot_number=lot_number,
-        opening_key_id=key.key_id, key_mode=tender.key_mode.value,
-        credit_code=organization.credit_code, received_at=received_at,
-    )
-    # The same bytes again: answered from the row, before the deadline or the files are
-    # looked at, so a client retrying after a lost answer gets the receipt it missed.
-    earlier = await Bid.filter(tender_id=tender_id, organization_id=org_id,
-                               sha256=checked.package_sha256).order_by("-submitted_at").first()
-    if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
-        return earlier, bytes(earlier.receipt), False
-    if earlier is not None:
-        _refuse_resent(earlier, ctx)
-    # Cheap refusals before the bytes are stored; all are repeated under the lock below.
-    _check_deadline(ctx, tender, received_at)
-    states.check_allowed(tender.status, "submit_bid")
-    await _registration(tender_id, org_id)
-    # The bytes just checked are the bytes stored: linked, not copied (kernel.storage).
-    await ctx.blobs.put_file(package_path, sha256=checked.package_sha256, size=checked.size)
-    async with in_transaction():
-        tender = await share_lock_tender(tender_id)
-        registration = await Registration.filter(
-            tender_id=tender_id, organization_id=org_id
-        ).select_for_update().first()
-        if registration is None:
-            raise NotRegistered()
-        # A concurrent re-send of the same bytes may have won the registration lock first.
-        earlier = await Bid.filter(tender_id=tender_id, organization_id=org_id,
-                                   sha256=checked.package_sha256).first()
-        if earlier is not None and earlier.status == BidStatus.SUBMITTED and earlier.receipt:
-            return earlier, bytes(earlier.receipt), False
-        if earlier is not None:
-            _refuse_resent(earlier, ctx)
-        _check_deadline(ctx, tender, received_at)
-        states.check_allowed(tender.status, "submit_bid")
-        previous = await Bid.filter(
-            registration_id=registration.id, lot_id=lot.id, status=BidStatus.SUBMITTED
-        ).all()
-        now = ctx.clock.now()
-        for old in previous:
-            old.status = BidStatus.SUPERSEDED
-            old.ended_at = received_at
-            await old.save(update_fields=["status", "ended_at"])
-        issued = await receipts_log.issue_receipt(
-            ctx, tender_id=tender_id, lot=lot_number,
-            certificate_sha256=checked.certificate_sha256,
-            package_sha256=checked.package_sha256, received_at=received_at,
-        )
-        bid = await Bid.create(
-            tender_id=tender_id, lot=lot, registration=registration, organization_id=org_id,
-            filename=f"{tender.code}-{lot_number}-{checked.package_sha256[:12]}.sealed",
-            sha256=checked.package_sha256, size=checked.size, price=None,
-            certificate_sha256=checked.certificate_sha256,
-            signer_subject=checked.signer_subject[:300], receipt=issued.der,
-            log_index=issued.index, submitted_at=received_at,
-            upload_address=_upload_address(ctx, remote_addr),
-        )
-        await audit(
-            ctx, actor=actor, action="bidding:bid:submitted", tender_id=tender_id,
-            object_type="bid", object_id=bid.id, sealed=True,
-            after={"lot": lot.number, "sha256": checked.package_sha256, "size": checked.size,
-                   "certificate_sha256": checked.certificate_sha256,
-                   "received_at": received_at.isoformat(), "log_index": issued.index,
-                   "replaces": [old.id for old in previous]},
-            detail={"checked_at": now.isoformat()},
-        )
-    return bid, issued.der, True
 
 
 async def sealed_bid_for_owner(

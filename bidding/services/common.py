@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -62,15 +62,22 @@ async def lock_tender(tender_id: int) -> Tender:
 async def share_lock_tender(tender_id: int) -> Tender:
     """Load a tender with a KEY SHARE lock: concurrent submissions proceed side by side, but
     the opening (FOR UPDATE) waits for them and they wait for it (PostgreSQL)."""
-    conn = connections.get("default")
-    if conn.capabilities.dialect == "postgres":
-        await conn.execute_query(
-            "SELECT id FROM bidding_tender WHERE id = $1 FOR KEY SHARE", [tender_id]
-        )
-    tender = await Tender.get_or_none(id=tender_id)
+    tender = (await share_lock_tenders([tender_id])).get(tender_id)
     if tender is None:
         raise TenderNotFound()
     return tender
+
+
+async def share_lock_tenders(tender_ids: Collection[int]) -> dict[int, Tender]:
+    """:func:`share_lock_tender` for several (those that exist, by id), locked in id order."""
+    ids = sorted(set(tender_ids))
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_query(
+            "SELECT id FROM bidding_tender WHERE id = ANY($1::bigint[]) ORDER BY id "
+            "FOR KEY SHARE", [ids]
+        )
+    return {tender.id: tender for tender in await Tender.filter(id__in=ids)}
 
 
 def hide_draft(tender: Tender) -> None:

@@ -37,8 +37,9 @@ import anyio.to_thread
 from bidding import states
 from bidding.exceptions import DeadlinePassed, NotRegistered
 from bidding.models import Lot, Registration, Tender
-from bidding.services.bidders import sealed_bid_for_owner, submit_sealed_bid
+from bidding.services.bidders import sealed_bid_for_owner
 from bidding.services.common import hide_draft, local, require_bidder
+from bidding.services.submissions import submit_sealed_bid
 from kernel.accounts.actor import Actor
 from kernel.context import Context
 from kernel.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied

@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "AuditLog",
     "Checkpoint",
     "CheckpointStore",
+    "Entry",
     "VerifyReport",
     "canonical_hash",
     "events_for",
@@ -73,6 +75,22 @@ def _new_signing_key() -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event to append, as :meth:`AuditLog.record` takes it (for :meth:`record_many`)."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: str | int
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    scope: str = ""
+    sealed: bool = False
+    detail: Mapping[str, Any] | None = None
 
 
 class AuditLog:
@@ -133,37 +151,55 @@ class AuditLog:
         The transaction holds the chain's head locked until it ends, so keep it short, and the
         event disappears with everything else if it rolls back.
         """
+        entry = Entry(at=at, actor=actor, action=action, object_type=object_type,
+                      object_id=object_id, before=before, after=after, scope=scope,
+                      sealed=sealed, detail=detail)
+        return (await self.record_many([entry]))[0]
+
+    async def record_many(self, entries: Sequence[Entry]) -> list[AuditEvent]:
+        """Append several events in order, with one lock of the head and one insert; call only
+        inside the caller's open transaction (group commit, kernel.batching)."""
         if not _in_transaction():
             raise RuntimeError("AuditLog.record must run inside the caller's transaction")
-        if at.tzinfo is None:
+        if any(entry.at.tzinfo is None for entry in entries):
             raise ValueError("audit times must be timezone-aware")
+        if not entries:
+            return []
         head = await AuditHead.select_for_update().get_or_none(id=_HEAD_ID)
         if head is None:
             # First event ever. ON CONFLICT DO NOTHING: a concurrent first event may be
             # creating the head too; we wait for it and then lock whichever row won.
             await AuditHead.bulk_create([AuditHead(id=_HEAD_ID)], ignore_conflicts=True)
             head = await AuditHead.select_for_update().get(id=_HEAD_ID)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=at,
-            actor_id=actor.user_id,
-            actor_label=_actor_label(actor),
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            scope=scope,
-            sealed=sealed,
-            before_hash=canonical_hash(before),
-            after_hash=canonical_hash(after),
-            # Stored already canonical, so what comes back from the database hashes the same.
-            detail=_plain(dict(detail or {})),
-            prev_mac=head.mac,
-        )
-        event.mac = self._mac(event)
-        await event.save(force_create=True)
-        await AuditHead.filter(id=_HEAD_ID).update(seq=event.seq, mac=event.mac)
-        self._since_checkpoint += 1
-        return event
+        seq, mac = head.seq, head.mac
+        events = []
+        for entry in entries:
+            seq += 1
+            event = AuditEvent(
+                seq=seq,
+                at=entry.at,
+                actor_id=entry.actor.user_id,
+                actor_label=_actor_label(entry.actor),
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=str(entry.object_id),
+                scope=entry.scope,
+                sealed=entry.sealed,
+                before_hash=canonical_hash(entry.before),
+                after_hash=canonical_hash(entry.after),
+                # Stored already canonical, so what comes back from the database hashes the same.
+                detail=_plain(dict(entry.detail or {})),
+                prev_mac=mac,
+            )
+            event.mac = mac = self._mac(event)
+            events.append(event)
+        if len(events) == 1:
+            await events[0].save(force_create=True)  # fills in the id, as callers expect
+        else:
+            await AuditEvent.bulk_create(events)
+        await AuditHead.filter(id=_HEAD_ID).update(seq=seq, mac=mac)
+        self._since_checkpoint += len(events)
+        return events
 
     async def checkpoint(self, *, at: datetime) -> Checkpoint | None:
         """Sign the committed head into the checkpoint file if it moved; None if it did not."""
