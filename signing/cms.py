@@ -254,6 +254,15 @@ def verify_attached(der: bytes, *, what: str = "cms") -> tuple[bytes, VerifiedSi
     return _guarded(der, None, what)
 
 
+def attached_content(der: bytes, *, what: str = "cms") -> bytes:
+    """The content an attached signature carries, NOT verified: only for showing what this
+    platform itself has just signed or stored (a receipt it hands out), never to trust input."""
+    try:
+        return _content(_signed_data(der, what)["encap_content_info"], None, what)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as error:
+        raise _bad(what, f"not DER-encoded CMS ({error})", "不是 DER 编码的 CMS 数据") from error
+
+
 def _guarded(der: bytes, content: bytes | None, what: str) -> tuple[bytes, VerifiedSignature]:
     try:
         return _verify(der, content, what)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio.to_thread
 
@@ -118,23 +119,36 @@ class Received:
 
 
 class _Incoming:
-    """The temporary file of one upload; blocking methods, called from a worker thread."""
+    """The temporary file of one upload; blocking methods, called from a worker thread.
+
+    The file is made by the first write and closed by ``finish``, so a package of up to a
+    MiB costs one trip to a worker thread and a larger one a trip per MiB: in a deadline rush
+    each trip is main-loop time that hundreds of uploads share (bench/RESULTS.md, P1).
+    """
 
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix="bid-", suffix=".sealed")
-        self.path = Path(name)
-        self.file = os.fdopen(fd, "wb")
+        self.directory = directory
+        self.path: Path | None = None
+        self.file: BinaryIO | None = None
 
     def write(self, chunks: list[bytes]) -> None:
+        if self.file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.directory, prefix="bid-", suffix=".sealed")
+            self.path, self.file = Path(name), os.fdopen(fd, "wb")
         self.file.writelines(chunks)
 
-    def close(self) -> None:
+    def finish(self, chunks: list[bytes]) -> Path:
+        self.write(chunks)
+        assert self.file is not None and self.path is not None
         self.file.close()
+        return self.path
 
     def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+        if self.file is not None:
+            self.file.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 async def receive(
@@ -146,7 +160,7 @@ async def receive(
     never makes a bid late. Refuses (PayloadTooLarge) as soon as ``max_bytes`` is passed; on
     any error the file is removed. Not fsynced: the blob store does that for accepted bids.
     """
-    incoming = await anyio.to_thread.run_sync(_Incoming, directory)
+    incoming = _Incoming(directory)
     size = 0
     try:
         pending: list[bytes] = []
@@ -161,13 +175,12 @@ async def receive(
                 await anyio.to_thread.run_sync(incoming.write, pending)
                 pending, pending_size = [], 0
         received_at = clock.now()
-        await anyio.to_thread.run_sync(incoming.write, pending)
-        await anyio.to_thread.run_sync(incoming.close)
+        path = await anyio.to_thread.run_sync(incoming.finish, pending)
     except BaseException:
         # Synchronous on purpose: awaiting inside a cancelled task would be cut short.
         incoming.discard()
         raise
-    return Received(path=incoming.path, size=size, received_at=received_at)
+    return Received(path=path, size=size, received_at=received_at)
 
 
 def inspect_file(path: Path) -> InspectedPackage:
