@@ -614,7 +614,7 @@ def test_files_are_handed_on_as_views_that_a_file_copies(
     for _ in range(2):
         seen: dict[str, io.BytesIO] = {}
 
-        def collect(name: str) -> io.BytesIO:
+        def collect(name: str, seen: dict[str, io.BytesIO] = seen) -> io.BytesIO:
             seen[name] = io.BytesIO()
             seen[name].close = lambda: None  # type: ignore[method-assign]
             return seen[name]
