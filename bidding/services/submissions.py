@@ -13,7 +13,6 @@ made again for each bid under the tender's share lock inside that transaction.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,8 +44,7 @@ from kernel.audit.chain import Entry
 from kernel.batching import GroupCommit
 from kernel.context import Context
 from kernel.db import random_id
-from kernel.errors import DomainError, NotFound, PayloadTooLarge
-from kernel.storage import limit_mb
+from kernel.errors import DomainError, NotFound
 from signing import fingerprint, intake, opening
 from signing import keys as platform_keys
 from signing import log as receipts_log
@@ -186,10 +184,6 @@ async def submit_sealed_bid(
     withdrawn one is refused. ``package_path`` stays the caller's to delete.
     """
     org_id = require_bidder(actor)
-    # A local temporary file's size: too quick to be worth a trip to a worker thread.
-    size = os.stat(package_path).st_size
-    if size > ctx.settings.max_bid_bytes:
-        raise PayloadTooLarge(limit_mb=limit_mb(ctx.settings.max_bid_bytes))
     # The tender as read at most a second ago: what is checked here is checked again under the
     # lock, and a refusal is made only on a fresh read (a postponed deadline, a published draft).
     tender = await _fact(ctx, ("bidding:tender", tender_id),
@@ -208,6 +202,7 @@ async def submit_sealed_bid(
         ctx, path=package_path, tender_id=tender_id, lot_number=lot_number,
         opening_key_id=key_id, key_mode=tender.key_mode.value,
         credit_code=await _credit_code(ctx, org_id), received_at=received_at,
+        max_bytes=ctx.settings.max_bid_bytes,
     )
     # Cheap refusals before the bytes are stored (all made again in the batch). When one
     # refuses, the same bytes sent again are answered with their receipt all the same, so a
