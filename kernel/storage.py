@@ -69,7 +69,8 @@ def _make_dirs(path: Path) -> list[Path]:
     while not p.is_dir():
         missing.append(p)
         p = p.parent
-    path.mkdir(parents=True, exist_ok=True)
+    if missing:
+        path.mkdir(parents=True, exist_ok=True)
     return [m.parent for m in reversed(missing)]
 
 
@@ -137,6 +138,7 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.tmp_dir = self.root / ".tmp"
+        self._known_dirs: set[Path] = set()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -180,29 +182,48 @@ class BlobStore:
 
     def _link(self, path: Path, sha256: str, size: int) -> StoredBlob:
         dest = self.path_for(sha256)
-        to_sync = _make_dirs(dest.parent) + _make_dirs(self.tmp_dir)
+        to_sync = self._made_dirs(dest.parent)
         if not dest.exists():
-            fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="link-")
-            os.close(fd)
-            temporary = Path(name)
-            temporary.unlink()
+            # The bytes are made durable under the caller's name, then given the digest's
+            # name in one link(): a crash leaves no blob or the whole one, never a torn one,
+            # in a third of the system calls of a link to a temporary name and a rename.
+            with path.open("rb") as source:
+                os.fsync(source.fileno())
             try:
-                os.link(path, temporary)
+                os.link(path, dest)
+            except FileExistsError:
+                pass  # a concurrent put of the same bytes got there first
             except OSError:
-                with path.open("rb") as source, temporary.open("wb") as target:
-                    while chunk := source.read(1 << 20):
-                        target.write(chunk)
-            try:
-                with temporary.open("rb") as linked:
-                    os.fsync(linked.fileno())
-                os.replace(temporary, dest)
-            finally:
-                temporary.unlink(missing_ok=True)
+                self._copy(path, dest)
         # Also when the blob existed: see _TempBlob.commit.
         _fsync_dir(dest.parent)
         for directory in dict.fromkeys(to_sync):
             _fsync_dir(directory)
         return StoredBlob(sha256=sha256, size=size, path=dest)
+
+    def _copy(self, path: Path, dest: Path) -> None:
+        """Where no link can be made (another file system): copy aside, fsync, rename."""
+        self._made_dirs(self.tmp_dir)
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix="link-")
+        temporary = Path(name)
+        try:
+            with path.open("rb") as source, os.fdopen(fd, "wb") as target:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            os.replace(temporary, dest)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _made_dirs(self, path: Path) -> list[Path]:
+        """:func:`_make_dirs`, remembering the directories known to exist: every submission
+        of a deadline rush would otherwise look them up and try to make them again."""
+        if path in self._known_dirs:
+            return []
+        made = _make_dirs(path)
+        self._known_dirs.add(path)
+        return made
 
     async def _store(self, chunks: AsyncIterator[bytes], max_bytes: int | None) -> StoredBlob:
         temp = _TempBlob(self.tmp_dir)
