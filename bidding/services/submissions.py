@@ -43,7 +43,7 @@ from kernel.accounts.actor import Actor
 from kernel.audit.chain import Entry
 from kernel.batching import GroupCommit
 from kernel.context import Context
-from kernel.db import random_id
+from kernel.db import random_ids
 from kernel.errors import DomainError, NotFound
 from signing import fingerprint, intake, opening
 from signing import keys as platform_keys
@@ -266,6 +266,7 @@ async def _commit(items: Sequence[_Pending]) -> list[Accepted | BaseException]:
         ):
             current.setdefault((row.registration_id, row.lot_id), []).append(row)  # type: ignore[attr-defined]
         accepting: list[tuple[int, _Accepting]] = []
+        ids = random_ids(len(items))
         first_of: dict[tuple[int, int, str], int] = {}
         # In the order the last bytes arrived, so a batch decides as one-at-a-time would.
         for n, item in sorted(enumerate(items), key=lambda pair: pair[1].received_at):
@@ -291,7 +292,7 @@ async def _commit(items: Sequence[_Pending]) -> list[Accepted | BaseException]:
                 continue
             checked = item.checked
             bid = Bid(
-                id=random_id(), tender_id=item.tender_id, lot_id=item.lot_id,
+                id=ids[n], tender_id=item.tender_id, lot_id=item.lot_id,
                 registration_id=registration.id, organization_id=item.org_id,
                 filename=f"{item.tender_code}-{item.lot_number}-{checked.package_sha256[:12]}"
                          ".sealed",
@@ -331,10 +332,11 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
     """The writes of a batch's accepted bids, inside its transaction: supersede, receipts, bids,
     audit events."""
     new_ids = {entry.bid.id for entry in accepting}
-    for entry in accepting:
-        for old in entry.replaces:
-            if old.id not in new_ids:  # one accepted in this batch is inserted as it stands
-                await old.save(update_fields=["status", "ended_at"])
+    # One statement for all the bids this batch supersedes; one accepted in this batch is
+    # inserted as it stands.
+    superseded = [old for entry in accepting for old in entry.replaces if old.id not in new_ids]
+    if superseded:
+        await Bid.bulk_update(superseded, fields=["status", "ended_at"])
     issued = await receipts_log.issue_receipts(ctx, [
         receipts_log.ReceiptRequest(
             tender_id=entry.item.tender_id, lot=entry.item.lot_number,
