@@ -48,6 +48,11 @@ class Outcome:
     incident: str = ""
 
 
+def _platforms_fault(problem: str) -> Outcome:
+    return Outcome(Decryption.FAILED_PLATFORM, incident=problem, detail=detail_text(
+        f"the platform's fault: {problem}", "平台原因：存储的投标文件与回执不符"))
+
+
 class Opener:
     """Blocking work on one stored package, run in a worker thread: constant memory."""
 
@@ -80,13 +85,23 @@ class Opener:
 
     def open(self, data_key: bytes, how: Decryption) -> Outcome:
         """Decrypt with ``data_key``. WrongDataKey propagates (the caller refuses it); any
-        other failure on an intact package is the bidder's."""
-        problem = self.intact()
-        if problem is not None:
-            return Outcome(Decryption.FAILED_PLATFORM, incident=problem, detail=detail_text(
-                f"the platform's fault: {problem}", "平台原因：存储的投标文件与回执不符"))
-        sealed_keys.check_commitment(self.header(), data_key, source="the data key given",
-                                     source_zh="所提供的数据密钥")
+        other failure on an intact package is the bidder's.
+
+        The stored package is hashed against its receipt in the same pass that decrypts it
+        (open_sealed's ``intake_package_sha256``). Only when something fails is it hashed again
+        on its own, to tell whose fault it is: a package that no longer matches its receipt is
+        the platform's. (Hashing it first, every time, read every bid twice.)
+        """
+        try:
+            sealed_keys.check_commitment(self.header(), data_key, source="the data key given",
+                                         source_zh="所提供的数据密钥")
+        except FileNotFoundError:
+            return _platforms_fault("the stored package is missing")
+        except SealedBidRefused:  # a wrong key, or a header that is no longer what was sent
+            problem = self.intact()
+            if problem is not None:
+                return _platforms_fault(problem)
+            raise
         out_dir = self.ctx.blobs.tmp_dir / f"opening-{uuid.uuid4().hex}"
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -99,13 +114,14 @@ class Opener:
                     # the manifest's signature by the bid's certificate and every file.
                     opened = open_sealed(f, data_key, out_dir=out_dir,
                                          intake_package_sha256=self.receipt_sha256())
-            except WrongDataKey:
-                raise
-            except PackageChanged as error:  # changed since intact() above: ours
-                return Outcome(Decryption.FAILED_PLATFORM, incident=error.message("en"),
-                               detail=detail_text(f"the platform's fault: {error.message('en')}",
-                                                  "平台原因：存储的投标文件与回执不符"))
+            except PackageChanged as error:  # said as every other mismatch is, naming the receipt
+                return _platforms_fault(self.intact() or error.message("en"))
             except SealedBidRefused as error:
+                problem = self.intact()
+                if problem is not None:
+                    return _platforms_fault(problem)
+                if isinstance(error, WrongDataKey):
+                    raise
                 return Outcome(Decryption.FAILED_BIDDER, detail_text(error.message("en"),
                                                                   error.message("zh-CN")))
             manifest = opened.manifest
