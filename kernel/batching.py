@@ -21,6 +21,7 @@ caller's item may still be committed; callers must make a retry of the same item
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -61,7 +62,9 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[R] = loop.create_future()
         queue.items.append((item, future))
         if queue.draining is None:
-            queue.draining = loop.create_task(self._drain(queue))
+            # A context of its own: the drain must not inherit the first caller's context
+            # variables (an ORM transaction among them) and run every batch inside it.
+            queue.draining = loop.create_task(self._drain(queue), context=contextvars.Context())
         return await future
 
     async def _drain(self, queue: _Queue[T, R]) -> None:
