@@ -38,6 +38,7 @@ from starlette.datastructures import UploadFile
 
 from kernel.errors import PayloadTooLarge
 from kernel.files import fsync_dir as _fsync_dir
+from kernel.threads import run_abandonable
 
 __all__ = ["BlobStore", "StoredBlob"]
 
@@ -178,7 +179,9 @@ class BlobStore:
         caller's, who must not change it afterwards. Falls back to a copy where a link cannot
         be made (another file system).
         """
-        return await anyio.to_thread.run_sync(self._link, Path(path), sha256, size)
+        # Safe to leave running if the caller goes: a link under the digest's name is whole
+        # or absent (kernel.threads).
+        return await run_abandonable(self._link, Path(path), sha256, size)
 
     def _link(self, path: Path, sha256: str, size: int) -> StoredBlob:
         dest = self.path_for(sha256)

@@ -25,6 +25,7 @@ from kernel.clock import Clock
 from kernel.context import Context
 from kernel.errors import DomainError, PayloadTooLarge
 from kernel.storage import limit_mb
+from kernel.threads import run_abandonable
 from signing import trust
 from signing.certificates import TrustStore, verify_certificate
 from signing.sealed import InspectedPackage, inspect
@@ -206,10 +207,10 @@ async def check_package(
     store = await trust.trust_store(ctx)
     # One trip to a worker thread for all of it: the certificate check in the event loop held
     # up every other upload of a deadline rush for its whole duration (bench/RESULTS.md, P1).
-    return await anyio.to_thread.run_sync(lambda: _check(
-        path, tender_id=tender_id, lot_number=lot_number, opening_key_id=opening_key_id,
+    return await run_abandonable(
+        _check, path, tender_id=tender_id, lot_number=lot_number, opening_key_id=opening_key_id,
         key_mode=key_mode, credit_code=credit_code, received_at=received_at, store=store,
-        max_bytes=max_bytes))
+        max_bytes=max_bytes)
 
 
 def _check(

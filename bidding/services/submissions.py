@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from bidding import states
@@ -254,17 +255,19 @@ async def _commit(items: Sequence[_Pending]) -> list[Accepted | BaseException]:
                 tender_id__in=list(tenders), organization_id__in=list({i.org_id for i in items})
             ).order_by("id").select_for_update()
         }
+        # One query for both: bids of these bytes (a re-send) and the lots' current bids.
+        shas = {item.checked.package_sha256 for item in items}
+        registration_ids = {r.id for r in registrations.values()}
         earlier: dict[tuple[int, int, str], Bid] = {}
-        for row in await Bid.filter(
-            tender_id__in=list(tenders), sha256__in=list({i.checked.package_sha256 for i in items})
-        ).order_by("submitted_at"):
-            earlier[(row.tender_id, row.organization_id, row.sha256)] = row  # type: ignore[attr-defined]
         current: dict[tuple[int, int], list[Bid]] = {}
         for row in await Bid.filter(
-            registration_id__in=[r.id for r in registrations.values()],
-            status=BidStatus.SUBMITTED,
-        ):
-            current.setdefault((row.registration_id, row.lot_id), []).append(row)  # type: ignore[attr-defined]
+            Q(tender_id__in=list(tenders), sha256__in=list(shas))
+            | Q(registration_id__in=list(registration_ids), status=BidStatus.SUBMITTED)
+        ).order_by("submitted_at"):
+            if row.sha256 in shas:
+                earlier[(row.tender_id, row.organization_id, row.sha256)] = row  # type: ignore[attr-defined]
+            if row.status == BidStatus.SUBMITTED and row.registration_id in registration_ids:  # type: ignore[attr-defined]
+                current.setdefault((row.registration_id, row.lot_id), []).append(row)  # type: ignore[attr-defined]
         accepting: list[tuple[int, _Accepting]] = []
         ids = random_ids(len(items))
         first_of: dict[tuple[int, int, str], int] = {}
