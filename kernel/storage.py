@@ -181,9 +181,10 @@ class BlobStore:
         """
         # Safe to leave running if the caller goes: a link under the digest's name is whole
         # or absent (kernel.threads).
-        return await run_abandonable(self._link, Path(path), sha256, size)
+        return await run_abandonable(self.link_file, Path(path), sha256, size)
 
-    def _link(self, path: Path, sha256: str, size: int) -> StoredBlob:
+    def link_file(self, path: Path, sha256: str, size: int) -> StoredBlob:
+        """Blocking :meth:`put_file`, for code already in a worker thread."""
         dest = self.path_for(sha256)
         to_sync = self._made_dirs(dest.parent)
         if not dest.exists():

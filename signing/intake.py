@@ -24,7 +24,7 @@ import anyio.to_thread
 from kernel.clock import Clock
 from kernel.context import Context
 from kernel.errors import DomainError, PayloadTooLarge
-from kernel.storage import limit_mb
+from kernel.storage import BlobStore, limit_mb
 from kernel.threads import run_abandonable
 from signing import trust
 from signing.certificates import TrustStore, verify_certificate
@@ -198,11 +198,14 @@ def inspect_file(path: Path) -> InspectedPackage:
 async def check_package(
     ctx: Context, *, path: Path, tender_id: int, lot_number: int, opening_key_id: str,
     key_mode: str, credit_code: str, received_at: datetime, max_bytes: int | None = None,
+    blobs: BlobStore | None = None,
 ) -> CheckedPackage:
     """Accept the package in ``path`` for this tender, lot and organisation, or say why not.
 
     The certificate is judged at ``received_at`` (when its last byte arrived), against the
     accepted CAs and CRLs as they stand now. A package over ``max_bytes`` is refused unread.
+    With ``blobs``, an accepted package is also stored there durably, linked under its
+    SHA-256, before this returns.
     """
     store = await trust.trust_store(ctx)
     # One trip to a worker thread for all of it: the certificate check in the event loop held
@@ -210,12 +213,13 @@ async def check_package(
     return await run_abandonable(
         _check, path, tender_id=tender_id, lot_number=lot_number, opening_key_id=opening_key_id,
         key_mode=key_mode, credit_code=credit_code, received_at=received_at, store=store,
-        max_bytes=max_bytes)
+        max_bytes=max_bytes, blobs=blobs)
 
 
 def _check(
     path: Path, *, tender_id: int, lot_number: int, opening_key_id: str, key_mode: str,
     credit_code: str, received_at: datetime, store: TrustStore, max_bytes: int | None,
+    blobs: BlobStore | None,
 ) -> CheckedPackage:
     """Blocking: :func:`check_package` once the trust store is at hand."""
     if max_bytes is not None and path.stat().st_size > max_bytes:
@@ -235,6 +239,8 @@ def _check(
     if accepted.credit_code != credit_code:
         raise CertificateNotTheBidders(subject=accepted.subject,
                                        found=accepted.credit_code or "无 / none")
+    if blobs is not None:
+        blobs.link_file(path, package.package_sha256, package.size)
     return CheckedPackage(
         tender=header.tender, lot=str(header.lot), key_mode=header.key_mode,
         package_sha256=package.package_sha256, size=package.size,

@@ -46,6 +46,7 @@ from kernel.batching import GroupCommit
 from kernel.context import Context
 from kernel.db import random_ids
 from kernel.errors import DomainError, NotFound
+from kernel.storage import BlobStore
 from signing import fingerprint, intake, opening
 from signing import keys as platform_keys
 from signing import log as receipts_log
@@ -199,15 +200,19 @@ async def submit_sealed_bid(
         key_id = await _opening_key_id(ctx, tender_id)
     assert tender is not None
     lot_id = await _lot_id(ctx, tender_id, lot_number)
-    checked = await intake.check_package(
-        ctx, path=package_path, tender_id=tender_id, lot_number=lot_number,
-        opening_key_id=key_id, key_mode=tender.key_mode.value,
-        credit_code=await _credit_code(ctx, org_id), received_at=received_at,
-        max_bytes=ctx.settings.max_bid_bytes,
-    )
-    # Cheap refusals before the bytes are stored (all made again in the batch). When one
-    # refuses, the same bytes sent again are answered with their receipt all the same, so a
-    # client retrying after a lost answer past the deadline gets the receipt it missed.
+    credit_code, key_mode = await _credit_code(ctx, org_id), tender.key_mode.value
+
+    async def check(blobs: BlobStore | None) -> CheckedPackage:
+        return await intake.check_package(
+            ctx, path=package_path, tender_id=tender_id, lot_number=lot_number,
+            opening_key_id=key_id, key_mode=key_mode, credit_code=credit_code,
+            received_at=received_at, max_bytes=ctx.settings.max_bid_bytes, blobs=blobs,
+        )
+
+    # Cheap refusals first (all made again in the batch), so a refused package is not stored.
+    # When one refuses, the same bytes sent again are answered with their receipt all the
+    # same, so a client retrying after a lost answer past the deadline gets the receipt it
+    # missed; a package that fails its own checks is refused for that first.
     try:
         try:
             _check_open(ctx, tender, received_at)
@@ -218,14 +223,16 @@ async def submit_sealed_bid(
             _check_open(ctx, tender, received_at)
         await _require_registered(ctx, tender_id, org_id)
     except DomainError:
+        checked = await check(None)
         earlier = await Bid.filter(tender_id=tender_id, organization_id=org_id,
                                    sha256=checked.package_sha256).order_by("-submitted_at").first()
         answer = _answer_resent(earlier, ctx)
         if answer is not None:
             return answer
         raise
-    # The bytes just checked are the bytes stored: linked, not copied (kernel.storage).
-    await ctx.blobs.put_file(package_path, sha256=checked.package_sha256, size=checked.size)
+    # Checked, then stored durably in the same trip to a worker thread: the bytes just checked
+    # are the bytes stored, linked rather than copied (kernel.storage).
+    checked = await check(ctx.blobs)
     pending = _Pending(ctx=ctx, actor=actor, org_id=org_id, tender_id=tender_id,
                        tender_code=tender.code, lot_id=lot_id, lot_number=lot_number,
                        checked=checked, received_at=received_at,
