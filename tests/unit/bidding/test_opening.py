@@ -169,16 +169,18 @@ def test_the_opening_record_verifies_with_openssl(
     assert made.bidders[0].org_name.encode() in result.stdout
 
 
-def test_a_package_changed_in_storage_is_the_platforms_fault(
-    run: Any, ctx: Any, clock: Any, agency: factories.Account
-) -> None:
+def _flip_stored_byte_and_send_key(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account, offset: int
+) -> tuple[Any, Any]:
+    """The first bidder's stored package with one bit flipped at ``offset``, then its key:
+    (the tender, the bid)."""
     made, _ = sealed_tender(run, ctx, clock, agency)
     a = made.bidders[0]
     start(run, ctx, clock, made)
     victim = bid(run, made.bid_ids[a.username])
     path = ctx.blobs.path_for(victim.sha256)
     data = bytearray(path.read_bytes())
-    data[-40] ^= 0x01
+    data[offset] ^= 0x01
     path.chmod(0o600)
     path.write_bytes(bytes(data))
     message = factories.key_message(run, ctx, a, victim.id)
@@ -187,6 +189,13 @@ def test_a_package_changed_in_storage_is_the_platforms_fault(
     assert outcome.decryption == Decryption.FAILED_PLATFORM
     incident = run(OpeningIncident.get, tender_id=made.id)
     assert incident.bid_id == victim.id and "receipt" in incident.detail
+    return made, victim
+
+
+def test_a_package_changed_in_storage_is_the_platforms_fault(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    made, victim = _flip_stored_byte_and_send_key(run, ctx, clock, agency, -40)
     factories.decrypt_bids(run, ctx, made, made.bidders[1:])
     # Two bids opened: too few for an open tender, the lot fails (流标).
     assert run(Tender.get, id=made.id).status == TenderStatus.FAILED
@@ -201,24 +210,9 @@ def test_a_change_only_the_package_hash_sees_is_the_platforms_fault(
 ) -> None:
     """The opening does not verify the outer signature again: it hashes the bytes it decrypts
     against the receipt in the same pass. A byte changed in the outer signature, which no GCM
-    tag or manifest covers, is found there and blamed on the platform."""
-    made, _ = sealed_tender(run, ctx, clock, agency)
-    a = made.bidders[0]
-    start(run, ctx, clock, made)
-    victim = bid(run, made.bid_ids[a.username])
-    path = ctx.blobs.path_for(victim.sha256)
-    data = bytearray(path.read_bytes())
-    # The package ends with the outer signature (docs/sealed-bid-format.md); its last bytes
-    # are the ECDSA signature value itself.
-    data[-3] ^= 0x01
-    path.chmod(0o600)
-    path.write_bytes(bytes(data))
-    message = factories.key_message(run, ctx, a, victim.id)
-    outcome = run(services.submit_key, ctx, actor=a.actor, tender_id=made.id, bid_id=victim.id,
-                  **message)
-    assert outcome.decryption == Decryption.FAILED_PLATFORM
-    incident = run(OpeningIncident.get, tender_id=made.id)
-    assert incident.bid_id == victim.id and "receipt" in incident.detail
+    tag or manifest covers, is found there and blamed on the platform. (The package ends with
+    the outer signature, docs/sealed-bid-format.md; its last bytes are the signature value.)"""
+    _flip_stored_byte_and_send_key(run, ctx, clock, agency, -3)
 
 
 def test_no_key_and_no_shares_by_the_end_of_the_window_is_the_bidders_fault(
