@@ -89,6 +89,39 @@ def test_appends_fill_the_node_cache_and_the_state(run: Run, ctx: Any, filled: l
     assert [bytes(e.leaf_hash) for e in run(LogEntry.all().order_by, "index")] == filled
 
 
+def test_receipts_issued_in_batches_build_the_tree_one_at_a_time_would(
+    run: Run, ctx: Any
+) -> None:
+    """issue_receipts (group commit) under one lock: the same gapless indexes, subtree cache
+    and root as appending each receipt alone, across batches of ragged sizes."""
+
+    async def batch(first: int, count: int) -> list[log.IssuedReceipt]:
+        async with in_transaction():
+            return await log.issue_receipts(ctx, [
+                log.ReceiptRequest(
+                    tender_id=42, lot=1, certificate_sha256="ab" * 32,
+                    package_sha256=hashlib.sha256(f"package {n}".encode()).hexdigest(),
+                    received_at=ctx.clock.now(),
+                ) for n in range(first, first + count)
+            ])
+
+    issued = []
+    for first, count in ((0, 1), (1, 6), (7, 2), (9, 12)):
+        issued += run(batch, first, count)
+    assert [r.index for r in issued] == list(range(21))
+    assert [(r.receipt.log_index, r.receipt.tree_size) for r in issued] == [
+        (n, n + 1) for n in range(21)]
+    expected = [merkle.leaf_hash(entry_data(r.der)) for r in issued]
+    assert [bytes(e.leaf_hash) for e in run(LogEntry.all().order_by, "index")] == expected
+    assert len(run(LogNode.all)) == 2 * 21 - (21).bit_count()
+    run(log.publish_head, ctx, reason="periodic")
+    head = log.signed_tree_head(run(log.latest_head, ctx))
+    assert (head.head.tree_size, head.head.root_hash) == (21, merkle.root(expected))
+    for index in (0, 6, 7, 20):
+        proof = run(log.inclusion, ctx, index=index, tree_size=21)
+        assert merkle.verify_inclusion(expected[index], index, 21, proof, merkle.root(expected))
+
+
 def test_append_needs_the_callers_transaction(run: Run, ctx: Any) -> None:
     with pytest.raises(RuntimeError, match="inside the caller's transaction"):
         run(log.append, ctx, leaf=data(0))
