@@ -115,3 +115,11 @@ def create_app(
     # DomainErrors raised outside a route wrapper (should not happen) still get a clean answer.
     app.state.error_response = error_response
     return app
+
+
+def app_from_env() -> Starlette:
+    """The app with its settings from the environment: the factory each of ``ebid serve
+    --workers N``'s server processes calls (uvicorn starts them by import string)."""
+    from kernel.settings import from_env
+
+    return create_app(from_env())

@@ -12,21 +12,44 @@ from kernel.settings import Settings, demo_from_env, from_env
 from signing.cli_log import add_verify_arguments
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from ebid.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    else:  # each worker process builds the app from the environment itself
+        uvicorn.run("ebid.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")
+
+
+def _workers_refusal(settings: Settings, workers: int) -> str | None:
+    """Why this installation cannot run ``workers`` server processes, or None."""
+    if workers < 1:
+        return "--workers must be at least 1"
+    if workers == 1:
+        return None
+    if not settings.database_url.startswith(("postgres://", "postgresql://")):
+        return ("--workers above 1 needs PostgreSQL (EBID_DATABASE_URL=postgres://...): "
+                "SQLite takes one writer at a time")
+    if settings.job_backend != "procrastinate":
+        return ("--workers above 1 needs EBID_JOB_BACKEND=procrastinate and `ebid worker`: "
+                "the in-process scheduler would run once in every server process")
+    return None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = from_env()
+    refusal = _workers_refusal(settings, args.workers)
+    if refusal is not None:
+        print(f"ebid serve: {refusal}", file=sys.stderr)
+        return 2
     if args.migrate:
         from ebid.migrate import migrate
 
         asyncio.run(migrate(settings))
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -207,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes (above 1: PostgreSQL and the procrastinate job "
+                            "backend; one per core takes a deadline rush best, bench/RESULTS.md)")
     serve.set_defaults(func=cmd_serve)
 
     demo = sub.add_parser("demo", help="fill a database with demo data and serve it")

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,33 @@ def test_verify_reports_deleted_newest_rows_as_truncated(installed: Path) -> Non
     result = _ebid(installed, "audit", "verify")
     assert result.returncode == 1
     assert any(line.endswith(": truncated") for line in result.stdout.splitlines())
+
+
+def test_serve_refuses_several_workers_on_sqlite_saying_why(tmp_path: Path) -> None:
+    refused = _ebid(tmp_path, "serve", "--workers", "2")
+    assert refused.returncode == 2
+    assert "--workers above 1 needs PostgreSQL" in refused.stderr
+
+
+def test_serve_runs_several_workers_from_the_app_factory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+    from uvicorn.importer import import_from_string
+
+    from ebid import cli
+    from kernel.settings import Settings
+
+    pg = Settings(database_url="postgres://postgres@127.0.0.1:5432/x", job_backend="inprocess")
+    monkeypatch.setattr(cli, "from_env", lambda: pg)
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    # The in-process scheduler would run in every process: refused, nothing started.
+    assert cli.main(["serve", "--workers", "2"]) == 2 and calls == []
+    monkeypatch.setattr(cli, "from_env", lambda: Settings(
+        database_url=pg.database_url, job_backend="procrastinate"))
+    assert cli.main(["serve", "--workers", "2", "--port", "8123"]) == 0
+    [(app, kwargs)] = calls
+    assert app == "ebid.app:app_from_env" and kwargs["factory"] is True
+    assert kwargs["workers"] == 2 and kwargs["port"] == 8123
+    assert callable(import_from_string(app))
