@@ -3,8 +3,6 @@ raise objections."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from tortoise.transactions import in_transaction
 
 from bidding import rules as statute
@@ -12,7 +10,6 @@ from bidding import states
 from bidding.exceptions import (
     AlreadyRegistered,
     BidNotFound,
-    DeadlinePassed,
     InvalidInput,
     NotRegistered,
     ObjectionWindowClosed,
@@ -30,8 +27,8 @@ from bidding.models import (
 )
 from bidding.services.common import (
     audit,
+    check_deadline,
     hide_draft,
-    local,
     lock_tender,
     require_bidder,
     require_invited,
@@ -45,12 +42,6 @@ from kernel.context import Context
 from kernel.errors import NotFound
 
 
-def _check_deadline(ctx: Context, tender: Tender, now: datetime | None = None) -> None:
-    # The server clock decides, whatever the status says: the scheduler may lag behind.
-    if (now or ctx.clock.now()) >= tender.deadline_at:
-        raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
-
-
 async def register(ctx: Context, *, actor: Actor, tender_id: int) -> Registration:
     """Register for a tender (报名). Sealed until the opening."""
     org_id = require_bidder(actor)
@@ -58,7 +49,7 @@ async def register(ctx: Context, *, actor: Actor, tender_id: int) -> Registratio
         tender = await share_lock_tender(tender_id)
         hide_draft(tender)
         states.check_allowed(tender.status, "register")
-        _check_deadline(ctx, tender)
+        check_deadline(ctx, tender)
         await require_invited(tender, org_id)
         if await Registration.filter(tender_id=tender.id, organization_id=org_id).exists():
             raise AlreadyRegistered()
@@ -124,7 +115,7 @@ async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: in
         tender = await share_lock_tender(tender_id)
         states.check_allowed(tender.status, "withdraw_bid")
         now = ctx.clock.now()
-        _check_deadline(ctx, tender, now)
+        check_deadline(ctx, tender, now)
         bid = await Bid.filter(
             id=bid_id, tender_id=tender_id, organization_id=org_id
         ).select_for_update().first()

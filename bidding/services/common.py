@@ -14,7 +14,13 @@ from starlette.datastructures import UploadFile
 from tortoise.connection import connections
 
 from bidding import states
-from bidding.exceptions import InvalidInput, NotAllowedForTender, NotInvited, TenderNotFound
+from bidding.exceptions import (
+    DeadlinePassed,
+    InvalidInput,
+    NotAllowedForTender,
+    NotInvited,
+    TenderNotFound,
+)
 from bidding.models import Invitation, Method, Tender, TenderStatus
 from bidding.rules import ProcedureRules, rules_for
 from kernel.accounts.actor import Actor
@@ -84,6 +90,13 @@ async def share_lock_tenders(tender_ids: Collection[int]) -> dict[int, Tender]:
     else:
         rows = await Tender.filter(id__in=ids)
     return {tender.id: tender for tender in rows}  # type: ignore[union-attr]
+
+
+def check_deadline(ctx: Context, tender: Tender, at: datetime | None = None) -> None:
+    """Refuse once ``at`` (the server clock's now by default) has reached the deadline."""
+    # The server clock decides, whatever the status says: the scheduler may lag behind.
+    if (at or ctx.clock.now()) >= tender.deadline_at:
+        raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
 
 
 def hide_draft(tender: Tender) -> None:

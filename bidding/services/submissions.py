@@ -24,7 +24,6 @@ from tortoise.transactions import in_transaction
 
 from bidding import states
 from bidding.exceptions import (
-    DeadlinePassed,
     InvalidInput,
     NoOpeningKey,
     NotRegistered,
@@ -33,6 +32,7 @@ from bidding.exceptions import (
 )
 from bidding.models import Bid, BidStatus, Lot, Registration, Tender
 from bidding.services.common import (
+    check_deadline,
     hide_draft,
     local,
     require_bidder,
@@ -61,12 +61,6 @@ _FACT_MAX_AGE = 300.0
 
 V = TypeVar("V")
 Accepted = tuple[Bid, bytes, bool]  # the bid, its receipt (CMS DER), whether it is new
-
-
-def _check_deadline(ctx: Context, tender: Tender, at: datetime) -> None:
-    # The server clock decides, whatever the status says: the scheduler may lag behind.
-    if at >= tender.deadline_at:
-        raise DeadlinePassed(deadline=local(ctx, tender.deadline_at))
 
 
 def _refuse_resent(bid: Bid, ctx: Context) -> None:
@@ -146,7 +140,7 @@ def _precheck(tender: Tender | None) -> None:
 
 
 def _check_open(ctx: Context, tender: Tender, received_at: datetime) -> None:
-    _check_deadline(ctx, tender, received_at)
+    check_deadline(ctx, tender, received_at)
     states.check_allowed(tender.status, "submit_bid")
 
 
@@ -295,7 +289,7 @@ async def _commit(items: Sequence[_Pending]) -> list[Accepted | BaseException]:
                 if answer is not None:
                     results[n] = answer
                     continue
-                _check_deadline(ctx, tender, item.received_at)
+                check_deadline(ctx, tender, item.received_at)
                 states.check_allowed(tender.status, "submit_bid")
             except DomainError as refusal:
                 results[n] = refusal
@@ -357,11 +351,7 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
     ])
     for entry, receipt in zip(accepting, issued, strict=True):
         entry.bid.receipt, entry.bid.log_index = receipt.der, receipt.index
-    bids = [entry.bid for entry in accepting]
-    if len(bids) == 1:
-        await bids[0].save(force_create=True)
-    else:
-        await Bid.bulk_create(bids)
+    await Bid.bulk_create([entry.bid for entry in accepting])  # ids are ours: random_ids
     now = ctx.clock.now()
     await ctx.audit.record_many([
         Entry(
