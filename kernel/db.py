@@ -101,27 +101,20 @@ async def fetch_all(sql: str, *params: Any) -> list[dict[str, Any]]:
     For the few queries on the hot paths only (a request's session, a sealed submission):
     building a query through the ORM costs about 1 ms of CPU, five times the query itself, and
     the deadline rush runs hundreds a second (bench/RESULTS.md, P1). Parameters are always
-    bound, never formatted into the text. Instants come back as aware datetimes on both
-    databases (:func:`instant`).
+    bound, never formatted into the text. Timestamps come back as SQLite stores them (text):
+    read them with :func:`instant`, and compare them in Python rather than in the query.
     """
     conn = connections.get("default")
     if conn.capabilities.dialect == "sqlite":
         order = [int(n) - 1 for n in _PARAMETER.findall(sql)]
         sql = _PARAMETER.sub("?", sql)
-        params = tuple(_sqlite_value(params[n]) for n in order)
+        params = tuple(params[n] for n in order)
     return list(await conn.execute_query_dict(sql, list(params)))
 
 
-def _sqlite_value(value: Any) -> Any:
-    # Tortoise stores instants in SQLite as ISO text in UTC; compare like with like.
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(sep=" ")
-    return value
-
-
 def instant(value: Any) -> datetime | None:
-    """A timestamp column's value as an aware datetime (SQLite gives text)."""
-    if value is None or isinstance(value, datetime):
-        return value.astimezone(UTC) if value is not None else None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """A timestamp column's value as an aware UTC datetime (SQLite gives text)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -108,10 +108,7 @@ async def _append_locked(
                              tender_id=tender_id, appended_at=now))
         nodes += [LogNode(level=node.level, index=node.index, hash=value)
                   for node, value in frontier.append(leaf)]
-    if len(rows) == 1:
-        await rows[0].save(force_create=True)
-    else:
-        await LogEntry.bulk_create(rows)
+    await LogEntry.bulk_create(rows)  # keyed by their index: nothing for the database to fill
     if nodes:
         await LogNode.bulk_create(nodes)
     await LogState.filter(id=_STATE_ID).update(
