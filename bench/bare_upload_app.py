@@ -10,6 +10,7 @@ with (issue 3: at least 50% of it).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -17,12 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ebid.app import SWITCH_INTERVAL_S
 from kernel.storage import BlobStore
 
 MAX_BYTES = 64 * 1024 * 1024
 
 
 def make() -> Starlette:
+    # The same interpreter setting as the platform's server (docs/decisions/0018), so the two
+    # are compared on one runtime configuration.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     store = BlobStore(Path(os.environ["EBID_DATA_DIR"]) / "blobs")
 
     async def upload(request: Request) -> JSONResponse:
