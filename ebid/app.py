@@ -105,7 +105,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         with _switch_interval(SWITCH_INTERVAL_S):
             if init_db:
-                await db.init(tortoise_config(settings))
+                await db.init(tortoise_config(settings, serving=True))
             runner = jobs.start_inprocess(ctx) if run_jobs else None
             try:
                 yield

@@ -15,8 +15,10 @@ APPS: dict[str, list[str]] = {
 }
 
 
-def tortoise_config(settings: Settings) -> dict[str, Any]:
-    return db.tortoise_config(settings.database_url, APPS)
+def tortoise_config(settings: Settings, *, serving: bool = False) -> dict[str, Any]:
+    """``serving``: the config of a server process, which opens its whole pool at startup."""
+    return db.tortoise_config(settings.database_url, APPS,
+                              pool_min=db.POOL_MAX if serving else None)
 
 
 # For the `tortoise` command line (makemigrations): TORTOISE_ORM=ebid.config.TORTOISE_ORM

@@ -19,7 +19,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _connection(url: str) -> str | dict[str, Any]:
+# Connections per process. Tortoise's default pool is 5: at the deadline rush every submission's
+# transaction and its checks queued for one of them (bench/RESULTS.md, P1).
+POOL_MAX = 20
+
+
+def _connection(url: str, pool_min: int | None) -> str | dict[str, Any]:
     url = normalise_url(url)
     if not url.startswith("postgres://"):
         return url
@@ -28,10 +33,16 @@ def _connection(url: str) -> str | dict[str, Any]:
     # runs does not know the search word and scans instead of using the trigram indexes.
     settings = config["credentials"].setdefault("server_settings", {})
     settings["plan_cache_mode"] = "force_custom_plan"
-    # Tortoise's default pool is 5 connections: at the deadline rush every submission's
-    # transaction and its checks queue for one of them (bench/RESULTS.md, P1). A URL may still
-    # say ?maxsize=N.
-    config["credentials"].setdefault("maxsize", 20)
+    # A URL may still say ?maxsize=N (and ?minsize=N).
+    config["credentials"].setdefault("maxsize", POOL_MAX)
+    if pool_min is not None:
+        # A server opens its pool at startup and keeps it (asyncpg closes a connection idle for
+        # 5 minutes down to the minimum). Opened on demand, the connections a deadline rush
+        # needs were made in its first second, each a new PostgreSQL backend with cold caches
+        # and no prepared statements, while 200 uploads a second waited: the step's p99 went
+        # from 0.34 s to 0.6-1.6 s (bench/RESULTS.md, P1).
+        config["credentials"].setdefault(
+            "minsize", min(pool_min, int(config["credentials"]["maxsize"])))
     # asyncpg resets every connection it takes back (advisory locks, cursors, LISTEN, SET): one
     # more round trip for each query outside a transaction, a tenth of a sealed submission's
     # time. The platform's connections never take advantage of session state (grep finds no
@@ -45,10 +56,16 @@ async def _keep_session(connection: Any) -> None:
     """The pool's reset: nothing beyond asyncpg's own rollback (see _connection)."""
 
 
-def tortoise_config(url: str, apps: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-    """Build the Tortoise config: one app label per domain, each with its migrations package."""
+def tortoise_config(
+    url: str, apps: Mapping[str, Sequence[str]], *, pool_min: int | None = None
+) -> dict[str, Any]:
+    """Build the Tortoise config: one app label per domain, each with its migrations package.
+
+    ``pool_min``: connections to PostgreSQL opened at once and kept (a server: ``POOL_MAX``);
+    by default one, opened on first use (commands, tests).
+    """
     return {
-        "connections": {"default": _connection(url)},
+        "connections": {"default": _connection(url, pool_min)},
         "apps": {
             label: {
                 "models": list(modules),

@@ -57,7 +57,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if is_postgres(base):
         schema = f"ebid_test_{os.getpid()}"
         asyncio.run(_postgres_schema(base, schema, create=True))
-        url = f"{base}{'&' if '?' in base else '?'}schema={schema}"
+        # minsize=1: a test's app opens connections as it needs them, not a server's whole pool
+        # at every start (kernel.db.POOL_MAX; tests/unit/kernel/test_db.py checks that).
+        url = f"{base}{'&' if '?' in base else '?'}schema={schema}&minsize=1"
         asyncio.run(migrate(Settings(database_url=url)))
         yield url
         asyncio.run(_postgres_schema(base, schema, create=False))
