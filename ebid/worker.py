@@ -28,13 +28,19 @@ log = logging.getLogger(__name__)
 _ctx: Context | None = None
 
 
+# Parameters of the URL that are Tortoise's (its pool), not libpq's: psycopg refuses them.
+_TORTOISE_ONLY = frozenset({"schema", "minsize", "maxsize", "max_queries",
+                            "max_inactive_connection_lifetime"})
+
+
 def _conninfo(url: str) -> str:
-    """libpq form of the database URL; tortoise's ``?schema=`` becomes a search_path."""
+    """libpq form of the database URL; tortoise's ``?schema=`` becomes a search_path and its
+    pool sizes are left out (the job queue's pool is psycopg's)."""
     for prefix in ("postgres://", "asyncpg://"):
         if url.startswith(prefix):
             url = "postgresql://" + url.removeprefix(prefix)
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "schema"]
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _TORTOISE_ONLY]
     schema = dict(parse_qsl(parts.query)).get("schema")
     if schema:
         query.append(("options", f"-csearch_path={schema}"))

@@ -101,3 +101,11 @@ def test_worker_runs_the_periodic_tick_on_postgres(settings) -> None:
         await run_worker(settings, wait=False)
 
     asyncio.run(defer_and_work())
+
+
+def test_the_job_queue_gets_a_libpq_url_without_tortoises_parameters() -> None:
+    from ebid.worker import _conninfo
+
+    url = "postgres://u@h:5432/db?schema=s1&minsize=1&maxsize=4&sslmode=require"
+    assert _conninfo(url) == (
+        "postgresql://u@h:5432/db?sslmode=require&options=-csearch_path%3Ds1")
