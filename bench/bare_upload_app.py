@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ebid.app import SWITCH_INTERVAL_S
 from kernel.storage import BlobStore
+from kernel.threads import SWITCH_INTERVAL_S
 
 MAX_BYTES = 64 * 1024 * 1024
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -32,30 +31,11 @@ from kernel.middleware import SecurityMiddleware
 from kernel.settings import Settings
 from kernel.storage import BlobStore
 from kernel.templating import make_templates
+from kernel.threads import SWITCH_INTERVAL_S, switch_interval
 from signing.api import api_routes as signing_api_routes
 from signing.routes import routes as signing_routes
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# How long a thread may hold the interpreter lock while another waits for it (CPython's default
-# is 5 ms). A server process's event loop shares the lock with the worker threads that check and
-# store uploads; at the default, every reply the loop awaits (a database round trip inside a
-# group commit, which holds the receipts log locked) waited up to 5 ms for the lock behind a
-# thread's Python, so a batch took ~90 ms instead of ~25 ms and a deadline rush queued behind
-# it (bench/RESULTS.md, P1; docs/decisions/0018-gil-switch-interval.md).
-SWITCH_INTERVAL_S = 0.0005
-
-
-@contextlib.contextmanager
-def _switch_interval(seconds: float) -> Iterator[None]:
-    """The process's interpreter-lock switch interval while the app serves; restored after."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
 
 def build_context(
     settings: Settings, clock: Clock | None = None, *, analyse_now: bool | None = None
@@ -103,7 +83,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        with _switch_interval(SWITCH_INTERVAL_S):
+        with switch_interval(SWITCH_INTERVAL_S):
             if init_db:
                 await db.init(tortoise_config(settings, serving=True))
             runner = jobs.start_inprocess(ctx) if run_jobs else None

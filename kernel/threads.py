@@ -9,17 +9,22 @@ to abandon use the loop's executor directly.
 Only for work that may run on after its caller is cancelled (the awaiting request goes away,
 the thread finishes what it started): reading and checking a file, linking a file into the
 content-addressed store. Anything that must stop with its caller uses anyio.
+
+Also here: how often those threads hand the interpreter lock back to the event loop
+(``switch_interval``, set by the app while it serves).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["run_abandonable"]
+__all__ = ["SWITCH_INTERVAL_S", "run_abandonable", "switch_interval"]
 
 T = TypeVar("T")
 
@@ -32,3 +37,23 @@ async def run_abandonable(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     cancelled caller: the thread runs to the end whatever happens to the awaiting task."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_EXECUTOR, functools.partial(fn, *args, **kwargs))
+
+
+# How long a thread may hold the interpreter lock while another waits for it (CPython's default
+# is 5 ms). A server process's event loop shares the lock with the worker threads that check and
+# store uploads; at the default, every reply the loop awaits (a database round trip inside a
+# group commit, which holds the receipts log locked) waited up to 5 ms for the lock behind a
+# thread's Python, so a batch took ~90 ms instead of ~25 ms and a deadline rush queued behind
+# it (bench/RESULTS.md, P1; docs/decisions/0018-gil-switch-interval.md).
+SWITCH_INTERVAL_S = 0.0005
+
+
+@contextlib.contextmanager
+def switch_interval(seconds: float) -> Iterator[None]:
+    """The process's interpreter-lock switch interval while the app serves; restored after."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)

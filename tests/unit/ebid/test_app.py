@@ -6,8 +6,9 @@ import sys
 
 from starlette.testclient import TestClient
 
-from ebid.app import SWITCH_INTERVAL_S, create_app
+from ebid.app import create_app
 from kernel.settings import Settings
+from kernel.threads import SWITCH_INTERVAL_S
 
 
 def test_the_server_shortens_the_interpreter_lock_switch_interval_while_it_serves(
