@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -127,6 +128,25 @@ async def fetch_all(sql: str, *params: Any) -> list[dict[str, Any]]:
         sql = _PARAMETER.sub("?", sql)
         params = tuple(params[n] for n in order)
     return list(await conn.execute_query_dict(sql, list(params)))
+
+
+async def fetch_locked(sql: str, *params: Any) -> list[dict[str, Any]]:
+    """:func:`fetch_all` of a ``SELECT ... FOR UPDATE`` (the clause ends ``sql``), inside the
+    caller's transaction. SQLite has neither row locks nor the clause (a write transaction
+    there holds the whole database), so it is left out there, as the ORM does."""
+    if not sql.endswith(_FOR_UPDATE):
+        raise ValueError("fetch_locked needs a query ending in FOR UPDATE")
+    if connections.get("default").capabilities.dialect == "sqlite":
+        sql = sql.removesuffix(_FOR_UPDATE)
+    return await fetch_all(sql, *params)
+
+
+_FOR_UPDATE = " FOR UPDATE"
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as a hand-written query returns it: text on both databases."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def instant(value: Any) -> datetime | None:

@@ -147,9 +147,18 @@ def load(settings: Settings, *, now: datetime) -> PlatformKeys:
 
     ``now`` dates a self-signed receipt certificate if one has to be made.
     """
+    # By the path as configured first: resolving it costs a system call per component, and
+    # every batch of a deadline rush asks (bench/RESULTS.md, P1). Absolute paths only: a
+    # relative one means another directory after a chdir.
+    absolute = settings.key_dir.is_absolute()
+    keys = _cache.get(settings.key_dir) if absolute else None
+    if keys is not None:
+        return keys
     key_dir = settings.key_dir.resolve()
     keys = _cache.get(key_dir)
     if keys is None:
         keys = _cache[key_dir] = PlatformKeys(_receipt_signer(key_dir, now), _log_key(key_dir),
                                               _fingerprint_key(key_dir))
+    if absolute:
+        _cache[settings.key_dir] = keys
     return keys

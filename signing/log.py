@@ -26,9 +26,12 @@ from tortoise.transactions import in_transaction
 
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
+from kernel.db import fetch_locked, json_value
 from kernel.errors import InvalidInput, NotFound
+from kernel.writes import Writes
 from signing import keys as platform_keys
 from signing import merkle
+from signing.cms import attached_content
 from signing.keys import PlatformKeys
 from signing.models import HeadReason, LogEntry, LogNode, LogState, SignedHead
 from signing.receipts import Receipt, entry_data, sign_receipt
@@ -47,6 +50,7 @@ __all__ = [
     "issue_receipts",
     "latest_head",
     "publish_head",
+    "receipt_fields",
     "signed_tree_head",
     "tender_entries",
     "tender_head",
@@ -79,25 +83,40 @@ def _require_transaction(what: str) -> None:
         raise RuntimeError(f"{what} must run inside the caller's transaction")
 
 
-async def _locked_state() -> LogState:
-    state = await LogState.select_for_update().get_or_none(id=_STATE_ID)
-    if state is None:
+@dataclass
+class _State:
+    """The log's state row as locked: its size and the frontier's hashes (hex)."""
+
+    size: int
+    hashes: list[str]
+
+
+# Hand-written: the ORM's query building and model loading cost more than the round trip, and
+# a batch of bids holds every other batch back while it runs (bench/RESULTS.md, P1).
+_LOCK_STATE = "SELECT size, hashes FROM signing_log_state WHERE id = $1 FOR UPDATE"
+
+
+async def _locked_state() -> _State:
+    rows = await fetch_locked(_LOCK_STATE, _STATE_ID)
+    if not rows:
         # First entry ever. ON CONFLICT DO NOTHING: a concurrent first append may be creating
         # the row too; we wait for it and then lock whichever row won.
         await LogState.bulk_create([LogState(id=_STATE_ID)], ignore_conflicts=True)
-        state = await LogState.select_for_update().get(id=_STATE_ID)
-    return state
+        rows = await fetch_locked(_LOCK_STATE, _STATE_ID)
+    return _State(int(rows[0]["size"]), list(json_value(rows[0]["hashes"])))
 
 
-def _frontier(state: LogState) -> merkle.CompactRange:
+def _frontier(state: _State) -> merkle.CompactRange:
     return merkle.CompactRange.from_state(state.size, [bytes.fromhex(h) for h in state.hashes])
 
 
 async def _append_locked(
-    ctx: Context, state: LogState, entries: Sequence[tuple[bytes, int | None, bytes | None]]
+    ctx: Context, state: _State, entries: Sequence[tuple[bytes, int | None, bytes | None]],
+    writes: Writes | None,
 ) -> list[int]:
     """Append ``(data, tender_id, receipt)`` entries in order under the held lock: their
-    indexes. One insert for the entries, one for the completed subtrees, one state update."""
+    indexes. The entries, the subtrees they complete and the new state are written in one
+    round trip (kernel.writes); with ``writes``, by the caller's flush, with its own writes."""
     frontier = _frontier(state)
     now = ctx.clock.now()
     rows, nodes, indexes = [], [], []
@@ -108,13 +127,14 @@ async def _append_locked(
                              tender_id=tender_id, appended_at=now))
         nodes += [LogNode(level=node.level, index=node.index, hash=value)
                   for node, value in frontier.append(leaf)]
-    await LogEntry.bulk_create(rows)  # keyed by their index: nothing for the database to fill
-    if nodes:
-        await LogNode.bulk_create(nodes)
-    await LogState.filter(id=_STATE_ID).update(
-        size=frontier.size, hashes=[h.hex() for h in frontier.hashes]
-    )
+    own = writes is None
+    writes = Writes() if writes is None else writes
+    writes.insert(LogEntry, rows)  # keyed by their index: nothing for the database to fill
+    writes.insert(LogNode, nodes)
     state.size, state.hashes = frontier.size, [h.hex() for h in frontier.hashes]
+    writes.update(LogState, _STATE_ID, size=state.size, hashes=state.hashes)
+    if own:
+        await writes.flush()
     return indexes
 
 
@@ -129,7 +149,7 @@ async def append(
     """
     _require_transaction("log.append")
     state = await _locked_state()
-    [index] = await _append_locked(ctx, state, [(leaf, tender_id, receipt)])
+    [index] = await _append_locked(ctx, state, [(leaf, tender_id, receipt)], None)
     return index, state.size
 
 
@@ -164,9 +184,16 @@ async def issue_receipt(
 
 
 async def issue_receipts(
-    ctx: Context, requests: Sequence[ReceiptRequest], *, keys: PlatformKeys | None = None
+    ctx: Context, requests: Sequence[ReceiptRequest], *, keys: PlatformKeys | None = None,
+    writes: Writes | None = None,
 ) -> list[IssuedReceipt]:
-    """:func:`issue_receipt` for several, in order, under one hold of the log's lock."""
+    """:func:`issue_receipt` for several, in order, under one hold of the log's lock.
+
+    With ``writes``, the log's rows are added to it and written by the caller's flush, with the
+    caller's own rows in the same round trip: the caller must flush before its transaction
+    commits: a commit without them would hand out receipts the log does not hold, whose
+    indexes the next append would hand out again.
+    """
     _require_transaction("log.issue_receipt")
     signer = (keys or platform_keys.load(ctx.settings, now=ctx.clock.now())).receipt
     state = await _locked_state()
@@ -182,9 +209,29 @@ async def issue_receipts(
         der = sign_receipt(receipt, signer.key, signer.certificate, signer.chain)
         receipts.append((receipt, der))
         entries.append((entry_data(der), request.tender_id, der))
-    indexes = await _append_locked(ctx, state, entries)
+    indexes = await _append_locked(ctx, state, entries, writes)
+    for receipt, der in receipts:
+        _issued[der] = receipt
+        while len(_issued) > _ISSUED_KEPT:
+            del _issued[next(iter(_issued))]
     return [IssuedReceipt(receipt, der, index, index + 1)
             for (receipt, der), index in zip(receipts, indexes, strict=True)]
+
+
+# The receipts this process issued last, by their bytes: the answer to a submission shows the
+# receipt's fields, and parsing them back out of the CMS just signed cost a few percent of a
+# deadline rush's CPU (bench/RESULTS.md, P1). A dict keeps insertion order: oldest first.
+_ISSUED_KEPT = 1024
+_issued: dict[bytes, Receipt] = {}
+
+
+def receipt_fields(der: bytes) -> Receipt:
+    """The fields of a receipt this platform issued (a fresh one, or one read from its own
+    store), NOT verified: for showing it to its holder, never for trusting input."""
+    receipt = _issued.get(der)
+    if receipt is None:
+        receipt = Receipt.from_json(attached_content(der, what="receipt"))
+    return receipt
 
 
 async def publish_head(

@@ -47,6 +47,7 @@ from kernel.context import Context
 from kernel.db import random_ids
 from kernel.errors import DomainError, NotFound
 from kernel.storage import BlobStore
+from kernel.writes import Writes
 from signing import fingerprint, intake, opening
 from signing import keys as platform_keys
 from signing import log as receipts_log
@@ -336,12 +337,14 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
     """The writes of a batch's accepted bids, inside its transaction: supersede, receipts, bids,
     audit events."""
     new_ids = {entry.bid.id for entry in accepting}
-    # One statement for all the bids this batch supersedes; one accepted in this batch is
-    # inserted as it stands.
+    # Every write of the batch goes in one round trip at the end (kernel.writes): the log's
+    # and the audit trail's heads are locked from their reads to the commit, and every other
+    # submission of the platform waits for what happens in between.
+    writes = Writes()
+    # The bids this batch supersedes; one accepted in this batch is inserted as it stands.
     superseded = [old for entry in accepting for old in entry.replaces if old.id not in new_ids]
-    if superseded:
-        await Bid.bulk_update(superseded, fields=["status", "ended_at"])
-    issued = await receipts_log.issue_receipts(ctx, [
+    writes.update_rows(Bid, superseded, fields=["status", "ended_at"])
+    issued = await receipts_log.issue_receipts(ctx, writes=writes, requests=[
         receipts_log.ReceiptRequest(
             tender_id=entry.item.tender_id, lot=entry.item.lot_number,
             certificate_sha256=entry.item.checked.certificate_sha256,
@@ -351,9 +354,9 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
     ])
     for entry, receipt in zip(accepting, issued, strict=True):
         entry.bid.receipt, entry.bid.log_index = receipt.der, receipt.index
-    await Bid.bulk_create([entry.bid for entry in accepting])  # ids are ours: random_ids
+    writes.insert(Bid, [entry.bid for entry in accepting])  # ids are ours: random_ids
     now = ctx.clock.now()
-    await ctx.audit.record_many([
+    await ctx.audit.record_many(writes=writes, entries=[
         Entry(
             at=now, actor=entry.item.actor, action="bidding:bid:submitted",
             object_type="bid", object_id=entry.bid.id, scope=scope(entry.item.tender_id),
@@ -366,6 +369,7 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
             detail={"checked_at": now.isoformat()},
         ) for entry in accepting
     ])
+    await writes.flush()
 
 
 # One per process; batches never mix contexts (the key is the context's identity).

@@ -41,8 +41,10 @@ from kernel.audit.checkpoints import Checkpoint, CheckpointStore
 from kernel.audit.models import AuditEvent, AuditHead
 from kernel.audit.verify import VerifyReport, verify_chain
 from kernel.audit.verify import _OrderCheck as _OrderCheck  # the tests use it from here
+from kernel.db import fetch_locked
 from kernel.files import load_or_create_secret as _load_or_create
 from kernel.settings import Settings
+from kernel.writes import Writes
 
 __all__ = [
     "AuditLog",
@@ -57,6 +59,7 @@ __all__ = [
 HMAC_KEY_FILE = "audit-hmac.key"
 SIGNING_KEY_FILE = "audit-checkpoint-ed25519.pem"
 _HEAD_ID = 1
+_LOCK_HEAD = "SELECT seq, mac FROM kernel_audit_head WHERE id = $1 FOR UPDATE"
 
 
 def _actor_label(actor: Actor) -> str:
@@ -156,22 +159,32 @@ class AuditLog:
                       sealed=sealed, detail=detail)
         return (await self.record_many([entry]))[0]
 
-    async def record_many(self, entries: Sequence[Entry]) -> list[AuditEvent]:
-        """Append several events in order, with one lock of the head and one insert; call only
-        inside the caller's open transaction (group commit, kernel.batching)."""
+    async def record_many(
+        self, entries: Sequence[Entry], *, writes: Writes | None = None
+    ) -> list[AuditEvent]:
+        """Append several events in order, with one lock of the head and one write of the
+        events and the new head; call only inside the caller's open transaction (group commit,
+        kernel.batching).
+
+        With ``writes`` (kernel.writes), the events and the head are written by the caller's
+        flush, in the same round trip as the caller's own rows; the caller must flush before
+        it commits, and the events' ids are not filled in.
+        """
         if not _in_transaction():
             raise RuntimeError("AuditLog.record must run inside the caller's transaction")
         if any(entry.at.tzinfo is None for entry in entries):
             raise ValueError("audit times must be timezone-aware")
         if not entries:
             return []
-        head = await AuditHead.select_for_update().get_or_none(id=_HEAD_ID)
-        if head is None:
+        # Hand-written: the ORM's query building cost more than the round trip, under a lock
+        # every other writer of the chain waits for (bench/RESULTS.md, P1).
+        rows = await fetch_locked(_LOCK_HEAD, _HEAD_ID)
+        if not rows:
             # First event ever. ON CONFLICT DO NOTHING: a concurrent first event may be
             # creating the head too; we wait for it and then lock whichever row won.
             await AuditHead.bulk_create([AuditHead(id=_HEAD_ID)], ignore_conflicts=True)
-            head = await AuditHead.select_for_update().get(id=_HEAD_ID)
-        seq, mac = head.seq, head.mac
+            rows = await fetch_locked(_LOCK_HEAD, _HEAD_ID)
+        seq, mac = int(rows[0]["seq"]), str(rows[0]["mac"])
         events = []
         for entry in entries:
             seq += 1
@@ -193,11 +206,16 @@ class AuditLog:
             )
             event.mac = mac = self._mac(event)
             events.append(event)
-        if len(events) == 1:
+        if writes is None and len(events) == 1:
             await events[0].save(force_create=True)  # fills in the id, as callers expect
+            await AuditHead.filter(id=_HEAD_ID).update(seq=seq, mac=mac)
         else:
-            await AuditEvent.bulk_create(events)
-        await AuditHead.filter(id=_HEAD_ID).update(seq=seq, mac=mac)
+            own = writes is None
+            writes = Writes() if writes is None else writes
+            writes.insert(AuditEvent, events)
+            writes.update(AuditHead, _HEAD_ID, seq=seq, mac=mac)
+            if own:
+                await writes.flush()
         self._since_checkpoint += len(events)
         return events
 

@@ -279,6 +279,20 @@ def test_an_issued_receipt_names_its_place_and_its_hash_is_the_entry(run: Run, c
     assert entry.tender_id == 42
 
 
+def test_a_receipts_fields_are_shown_from_what_was_issued_or_read_from_its_bytes(
+    run: Run, ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = [run(issue, ctx, n=n) for n in range(3)]
+    assert [log.receipt_fields(i.der) for i in issued] == [i.receipt for i in issued]
+    monkeypatch.setattr(log, "_issued", {})  # another process, or a receipt read back
+    assert [log.receipt_fields(i.der) for i in issued] == [i.receipt for i in issued]
+    # Only the latest are kept.
+    monkeypatch.setattr(log, "_ISSUED_KEPT", 2)
+    run(issue, ctx, n=9)
+    run(issue, ctx, n=10)
+    assert len(log._issued) == 2
+
+
 def test_a_tenders_entries_are_found_by_tender(run: Run, ctx: Any) -> None:
     mine = [run(issue, ctx, tender_id=7, n=n) for n in range(2)]
     run(issue, ctx, tender_id=8, n=9)
