@@ -116,6 +116,11 @@ async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: in
         states.check_allowed(tender.status, "withdraw_bid")
         now = ctx.clock.now()
         check_deadline(ctx, tender, now)
+        # The registration first, as a batch of submissions locks it (submissions._commit):
+        # else a batch that had read this bid as current could mark it superseded after this
+        # withdrawal committed, and the bid would end superseded with a withdrawal audited.
+        await Registration.filter(
+            tender_id=tender_id, organization_id=org_id).select_for_update().first()
         bid = await Bid.filter(
             id=bid_id, tender_id=tender_id, organization_id=org_id
         ).select_for_update().first()

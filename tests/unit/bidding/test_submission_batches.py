@@ -10,10 +10,12 @@ from typing import Any
 
 import factories
 import pytest
+from tortoise.transactions import in_transaction
 
 from bidding import services as bidding
 from bidding.exceptions import DeadlinePassed, NotRegistered
-from bidding.models import Bid, BidStatus
+from bidding.models import Bid, BidStatus, Registration
+from kernel import db
 from kernel.audit.models import AuditEvent
 from signing import keys as platform_keys
 from signing.models import LogEntry
@@ -118,3 +120,53 @@ def test_the_same_package_twice_in_a_batch_is_one_bid(run: Any, ctx: Any, made: 
     assert first[0].id == again[0].id and first[1] == again[1]
     assert sorted([first[2], again[2]]) == [False, True]  # one new bid, one re-send
     assert run(Bid.all().count) == 1 and run(LogEntry.all().count) == 1
+
+
+def test_a_withdrawal_waits_for_a_batch_holding_the_bidders_registration(
+    run: Any, ctx: Any, made: Any, database_url: str
+) -> None:
+    # A batch locks the registrations, then reads the current bids and marks them superseded:
+    # a withdrawal that did not wait for that lock could commit in between, and the bid would
+    # end superseded with its withdrawal audited.
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("row locks need PostgreSQL: set EBID_TEST_DATABASE_URL=postgres://...")
+    bidder = made.bidders[0]
+    bid_id = factories.submit_bid(run, ctx, bidder, made.id, "10000000.00")
+
+    async def race() -> tuple[bool, str]:
+        locked, release = asyncio.Event(), asyncio.Event()
+        holder_pid: list[int] = []
+
+        async def batch_holding_the_lock() -> None:
+            async with in_transaction():
+                await Registration.filter(
+                    tender_id=made.id, organization_id=bidder.organization_id
+                ).select_for_update().first()
+                holder_pid.append((await db.fetch_all("SELECT pg_backend_pid() AS pid"))[0]["pid"])
+                locked.set()
+                await release.wait()
+
+        holder = asyncio.ensure_future(batch_holding_the_lock())
+        await locked.wait()
+        withdrawal = asyncio.ensure_future(bidding.withdraw_bid(
+            ctx, actor=bidder.actor, tender_id=made.id, bid_id=bid_id))
+        # Until PostgreSQL shows the withdrawal waiting for the holder (bounded: 10 s).
+        for _ in range(1000):
+            if withdrawal.done() or await _blocked_by(holder_pid[0]):
+                break
+            await asyncio.sleep(0.01)
+        waited = not withdrawal.done()
+        release.set()
+        await holder
+        ended = await withdrawal
+        return waited, ended.status.value
+
+    waited, status = run(race)
+    assert waited
+    assert status == BidStatus.WITHDRAWN.value
+
+
+async def _blocked_by(pid: int) -> bool:
+    rows = await db.fetch_all(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid)
+    return int(rows[0]["n"]) > 0
