@@ -20,6 +20,10 @@ class DomainError(Exception):
         self.params = params
         super().__init__(self.message("en"))
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the refusal is answered with, on a page and in the API (none here)."""
+        return {}
+
     def message(self, locale: str = "zh-CN") -> str:
         template = self.en if locale.startswith("en") else self.zh
         try:

@@ -130,7 +130,8 @@ def error_response(request: Request, exc: DomainError) -> Response:
     locale = locale_of(request)
     if wants_json(request):
         return JSONResponse(
-            {"error": exc.code, "message": exc.message(locale)}, status_code=exc.status_code
+            {"error": exc.code, "message": exc.message(locale)}, status_code=exc.status_code,
+            headers=exc.headers(),
         )
     if isinstance(exc, LoginRequired) and request.method == "GET":
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
@@ -140,6 +141,7 @@ def error_response(request: Request, exc: DomainError) -> Response:
         "error.html",
         {"error": exc, "message": exc.message(locale), "back": _back_link(request)},
         status_code=exc.status_code,
+        headers=exc.headers(),
     )
 
 

@@ -46,8 +46,15 @@ class LoginThrottled(DomainError):
     zh = "登录失败次数过多，请于 {retry_at} 之后再试"
     en = "Too many failed logins; try again after {retry_at}"
 
-    def __init__(self, *, retry_at: str) -> None:
+    def __init__(self, *, retry_at: str, retry_after_seconds: int | None = None) -> None:
         super().__init__(retry_at=retry_at)
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        # RFC 9110 section 10.2.3: clients and proxies can wait without parsing the message.
+        if self.retry_after_seconds is None:
+            return {}
+        return {"Retry-After": str(max(self.retry_after_seconds, 1))}
 
 
 class UsernameInvalid(InvalidInput):

@@ -30,10 +30,12 @@ def _ctx(request: Request) -> Context:
 
 
 def _render(
-    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200,
+    refusal: DomainError | None = None,
 ) -> Response:
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    return templates.TemplateResponse(request, name, context, status_code=status_code,
+                                      headers=refusal.headers() if refusal else None)
 
 
 def _error(request: Request, exc: DomainError) -> dict[str, Any]:
@@ -97,7 +99,7 @@ async def login(request: Request) -> Response:
         )
     except DomainError as exc:
         context = {"next": next_url, "username": username, **_error(request, exc)}
-        return _render(request, "kernel/login.html", context, exc.status_code)
+        return _render(request, "kernel/login.html", context, exc.status_code, exc)
     settings = request.app.state.settings
     response = redirect(safe_next(next_url))
     response.set_cookie(

@@ -5,6 +5,7 @@ failed or not, is recorded, so the throttle and the audit trail read the same hi
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,7 +129,8 @@ async def check_throttle(ctx: Context, *, username: str, remote_addr: str) -> No
     if retry_at is not None:
         await _record_failure(ctx, username=username, remote_addr=remote_addr, reason="throttled")
         local = retry_at.astimezone(ZoneInfo(ctx.tz)).strftime("%Y-%m-%d %H:%M:%S")
-        raise LoginThrottled(retry_at=local)
+        wait = math.ceil((retry_at - ctx.clock.now()).total_seconds())
+        raise LoginThrottled(retry_at=local, retry_after_seconds=wait)
 
 
 async def record_login_failure(

@@ -164,6 +164,8 @@ def test_login_throttled_then_recovers(
     throttled = log_in(client, "hongda")
     assert throttled.status_code == 429
     assert "09:15:00" in throttled.context["error"]
+    # The same wait as a header (the clock reads 09:00:00), for clients that do not read pages.
+    assert throttled.headers["retry-after"] == str(ctx.settings.login_window_seconds)
     clock.advance(seconds=ctx.settings.login_window_seconds)
     assert log_in(client, "hongda").status_code == 303
 

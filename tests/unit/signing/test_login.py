@@ -190,6 +190,7 @@ def test_failures_are_throttled_per_company(run, ctx, setup, pki):
         assert _login(api, _signed(api, pair, encryption=True)).status_code == 400
     locked = _login(api, _signed(api, pair))
     assert locked.status_code == 429 and locked.json()["error"] == "login_throttled"
+    assert 1 <= int(locked.headers["retry-after"]) <= ctx.settings.login_window_seconds
     failures = run(lambda: AuditEvent.filter(action="kernel:login:failed").count())
     assert failures == ctx.settings.login_max_failures + 1
 
