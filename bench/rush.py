@@ -19,8 +19,9 @@ How:
 4. after a warm-up of ``--warmup-seconds`` (3) at 50/s, not judged, the rate steps up from 100
    until a step fails (any refusal or error, or p99 > 1 s); the same
    steps are then offered to the bare endpoint. "Sustainable" = the highest step passed.
-   ``--workers N`` serves both endpoints with N uvicorn processes (default: one per CPU, as
-   the README advises for a server taking a deadline rush; ``--workers 1`` for one process).
+   ``--workers N`` serves both endpoints with N uvicorn processes (default: one per CPU, at
+   most 4, as the README advises for a server taking a deadline rush; ``--workers 1`` for one
+   process).
 
     python bench/rush.py                      # about 5 minutes
     python bench/rush.py --rates 200 --seconds 10
@@ -54,7 +55,9 @@ from bench.openloop import Request, Summary, run  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ebid_bench_rush"
 P99_LIMIT = 1.0
-WORKERS = int(os.environ.get("EBID_BENCH_WORKERS", str(os.cpu_count() or 1)))  # --workers
+# --workers: one per CPU, at most 4 (each keeps 20 PostgreSQL connections, decision 0019, and
+# PostgreSQL's default max_connections is 100).
+WORKERS = int(os.environ.get("EBID_BENCH_WORKERS", str(min(os.cpu_count() or 1, 4))))
 MiB = 1 << 20
 
 

@@ -18,11 +18,16 @@ through the ORM, as they would without this module.
 Rules that come with one statement (PostgreSQL's, for data-modifying ``WITH``): every part sees
 the database as it was before the statement and they run in no defined order, so the writes of
 one flush must not depend on each other. No two may write the same row (refused here, with the
-table and key), and none may rely on another's rows (a foreign key to a row inserted in the
-same flush, a trigger reading another table). Constraints are checked as usual: one failing
-part fails the statement, and the caller's transaction with it. Arrays are cast to the base
-type of each column (text, not ``varchar(n)``): an explicit cast to ``varchar(n)`` would
-silently truncate, whereas the assignment into the column refuses an over-long value.
+table and key), and none may read what another writes (a trigger, a check through another
+table). Foreign keys are checked at the end of the statement on PostgreSQL, but SQLite runs the
+parts in the order they were added: add parents first. A failing part raises, and the caller's
+transaction, which must then roll back, takes the parts already run with it. Arrays are cast to
+the base type of each column (text, not ``varchar(n)``): an explicit cast to ``varchar(n)``
+would silently truncate, whereas the assignment into the column refuses an over-long value.
+
+Use it as ``async with Writes() as writes:`` inside the transaction: it flushes when the block
+ends without an error, so nothing collected can be forgotten before the commit. Values are read
+from the rows when the writes are flushed, not when they are added.
 """
 
 from __future__ import annotations
@@ -82,8 +87,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@functools.cache
 def _insert_names(model: type[Model]) -> tuple[str, ...]:
+    # Not cached: before Tortoise.init a model lacks its foreign keys' columns.
     meta = model._meta
     return tuple(name for name in meta.fields_db_projection
                  if not (name == meta.pk_attr and meta.pk.generated))
@@ -169,6 +174,13 @@ class Writes:
     def __len__(self) -> int:
         return len(self._parts)
 
+    async def __aenter__(self) -> Writes:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            await self.flush()
+
     def _claim(self, model: type[Model], keys: Sequence[Any]) -> None:
         table = model._meta.db_table
         for key in keys:
@@ -184,6 +196,9 @@ class Writes:
         meta = model._meta
         if not meta.pk.generated:
             self._claim(model, [row.pk for row in rows])
+        elif any(row.pk is not None for row in rows):
+            # The ORM would insert it; this insert leaves the key to the database.
+            raise ValueError(f"{meta.db_table} generates its keys: leave them unset")
         self._parts.append(_Part(model, "insert", rows=tuple(rows)))
 
     def update_rows(self, model: type[Model], rows: Sequence[Model], fields: Sequence[str]

@@ -149,7 +149,8 @@ def load(settings: Settings, *, now: datetime) -> PlatformKeys:
     """
     # By the path as configured first: resolving it costs a system call per component, and
     # every batch of a deadline rush asks (bench/RESULTS.md, P1). Absolute paths only: a
-    # relative one means another directory after a chdir.
+    # relative one means another directory after a chdir. A symlinked key directory pointed
+    # elsewhere is therefore read again only by a new process (as a changed key file is).
     absolute = settings.key_dir.is_absolute()
     keys = _cache.get(settings.key_dir) if absolute else None
     if keys is not None:

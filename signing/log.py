@@ -191,8 +191,8 @@ async def issue_receipts(
 
     With ``writes``, the log's rows are added to it and written by the caller's flush, with the
     caller's own rows in the same round trip: the caller must flush before its transaction
-    commits: a commit without them would hand out receipts the log does not hold, whose
-    indexes the next append would hand out again.
+    commits (``async with Writes() as writes`` does), as a commit without them would hand out
+    receipts the log does not hold, whose indexes the next append would hand out again.
     """
     _require_transaction("log.issue_receipt")
     signer = (keys or platform_keys.load(ctx.settings, now=ctx.clock.now())).receipt
@@ -218,9 +218,11 @@ async def issue_receipts(
             for (receipt, der), index in zip(receipts, indexes, strict=True)]
 
 
-# The receipts this process issued last, by their bytes: the answer to a submission shows the
+# The receipts this process signed last, by their bytes: the answer to a submission shows the
 # receipt's fields, and parsing them back out of the CMS just signed cost a few percent of a
-# deadline rush's CPU (bench/RESULTS.md, P1). A dict keeps insertion order: oldest first.
+# deadline rush's CPU (bench/RESULTS.md, P1). Kept when signed, before the commit: those of a
+# batch that rolls back are never handed out, so nobody asks for them. A dict keeps insertion
+# order: oldest first.
 _ISSUED_KEPT = 1024
 _issued: dict[bytes, Receipt] = {}
 

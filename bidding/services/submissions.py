@@ -4,11 +4,12 @@ arrived meanwhile, in one transaction (group commit, kernel/batching.py).
 Why batches. Every accepted bid appends a receipt to the one platform-wide log and an event to
 the audit chain; each holds its chain's head row locked until its commit, so submissions commit
 one at a time. One at a time, a deadline rush of 200 bids a second queued for minutes
-(bench/RESULTS.md, P1). A batch takes each lock once, inserts its bids, log entries and audit
-events with one statement each and commits once; every receipt is still handed out only after
-the commit that made it durable, and every check that decides (the deadline by the instant the
-last byte arrived, the tender's status, the registration, a resent or superseded package) is
-made again for each bid under the tender's share lock inside that transaction.
+(bench/RESULTS.md, P1). A batch takes each lock once, writes its bids, log entries and audit
+events in one statement (kernel/writes.py, decision 0020) and commits once; every receipt is
+still handed out only after the commit that made it durable, and every check that decides (the
+deadline by the instant the last byte arrived, the tender's status, the registration, a resent
+or superseded package) is made again for each bid under the tender's share lock inside that
+transaction.
 """
 
 from __future__ import annotations
@@ -336,11 +337,17 @@ async def _commit(items: Sequence[_Pending]) -> list[Accepted | BaseException]:
 async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
     """The writes of a batch's accepted bids, inside its transaction: supersede, receipts, bids,
     audit events."""
-    new_ids = {entry.bid.id for entry in accepting}
     # Every write of the batch goes in one round trip at the end (kernel.writes): the log's
     # and the audit trail's heads are locked from their reads to the commit, and every other
     # submission of the platform waits for what happens in between.
-    writes = Writes()
+    async with Writes() as writes:  # flushed as the block ends
+        await _collect(ctx, accepting, writes)
+
+
+async def _collect(ctx: Context, accepting: list[_Accepting], writes: Writes) -> None:
+    """:func:`_record`'s writes, added to ``writes``; the locked reads of the log and the audit
+    head are made here, in that order, as every writer of both makes them."""
+    new_ids = {entry.bid.id for entry in accepting}
     # The bids this batch supersedes; one accepted in this batch is inserted as it stands.
     superseded = [old for entry in accepting for old in entry.replaces if old.id not in new_ids]
     writes.update_rows(Bid, superseded, fields=["status", "ended_at"])
@@ -369,7 +376,6 @@ async def _record(ctx: Context, accepting: list[_Accepting]) -> None:
             detail={"checked_at": now.isoformat()},
         ) for entry in accepting
     ])
-    await writes.flush()
 
 
 # One per process; batches never mix contexts (the key is the context's identity).

@@ -163,12 +163,13 @@ class AuditLog:
         self, entries: Sequence[Entry], *, writes: Writes | None = None
     ) -> list[AuditEvent]:
         """Append several events in order, with one lock of the head and one write of the
-        events and the new head; call only inside the caller's open transaction (group commit,
-        kernel.batching).
+        events and the new head (two for a single event, whose id the caller gets); call only
+        inside the caller's open transaction (group commit, kernel.batching).
 
         With ``writes`` (kernel.writes), the events and the head are written by the caller's
         flush, in the same round trip as the caller's own rows; the caller must flush before
-        it commits, and the events' ids are not filled in.
+        it commits (``async with Writes() as writes`` does), and the events' ids are not
+        filled in.
         """
         if not _in_transaction():
             raise RuntimeError("AuditLog.record must run inside the caller's transaction")

@@ -138,3 +138,25 @@ def test_an_over_long_value_is_refused_not_cut(run: Run) -> None:
         assert not await Notification.exists()
 
     run(body)
+
+
+def test_the_block_flushes_when_it_ends_and_not_after_an_error(run: Run) -> None:
+    async def body() -> tuple[int, int]:
+        async with in_transaction():
+            async with Writes() as writes:
+                writes.insert(AuditEvent, [_event(1)])
+        with pytest.raises(RuntimeError):
+            async with in_transaction():
+                async with Writes() as writes:
+                    writes.insert(AuditEvent, [_event(2)])
+                    raise RuntimeError("the caller fails")
+        return await AuditEvent.filter(seq=1).count(), await AuditEvent.filter(seq=2).count()
+
+    assert run(body) == (1, 0)
+
+
+def test_a_key_the_database_generates_must_be_left_unset() -> None:
+    event = _event(1)
+    event.id = 5
+    with pytest.raises(ValueError, match="generates its keys"):
+        Writes().insert(AuditEvent, [event])
