@@ -12,6 +12,7 @@ from typing import Any
 from tortoise import Tortoise, fields
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import connections
+from tortoise.models import Model
 
 
 def normalise_url(url: str) -> str:
@@ -142,6 +143,18 @@ async def fetch_locked(sql: str, *params: Any) -> list[dict[str, Any]]:
 
 
 _FOR_UPDATE = " FOR UPDATE"
+
+
+async def lock_single_row(model: type[Model], sql: str, row_id: int) -> dict[str, Any]:
+    """Row ``row_id`` of a one-row table (a chain's head), read by ``sql`` (a
+    :func:`fetch_locked` query taking the id) and locked; created with its defaults first if
+    absent. ON CONFLICT DO NOTHING: a concurrent first writer may be creating it too; we wait
+    for it and then lock whichever row won."""
+    rows = await fetch_locked(sql, row_id)
+    if not rows:
+        await model.bulk_create([model(id=row_id)], ignore_conflicts=True)
+        rows = await fetch_locked(sql, row_id)
+    return rows[0]
 
 
 def json_value(value: Any) -> Any:

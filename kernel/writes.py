@@ -32,16 +32,17 @@ from the rows when the writes are flushed, not when they are added.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tortoise.connection import connections
 from tortoise.models import Model
 
-__all__ = ["Writes"]
+__all__ = ["Writes", "joining"]
 
 _LENGTH = re.compile(r"\(.*\)")
 # Column types whose array parameter is cast to something else: the base type of a bounded
@@ -162,6 +163,18 @@ def _statement(shapes: tuple[_Shape, ...]) -> str:
     if not withs:
         return main
     return "WITH " + ", ".join(f"w{n} AS ({text})" for n, text in enumerate(withs)) + " " + main
+
+
+@contextlib.asynccontextmanager
+async def joining(writes: Writes | None) -> AsyncIterator[Writes]:
+    """The caller's writes to add to (the caller flushes them), or, without any, new ones that
+    are flushed when the block ends: for functions that can write alone or as part of a
+    caller's single statement."""
+    if writes is not None:
+        yield writes
+    else:
+        async with Writes() as own:
+            yield own
 
 
 class Writes:

@@ -26,9 +26,9 @@ from tortoise.transactions import in_transaction
 
 from kernel.accounts.actor import SYSTEM, Actor
 from kernel.context import Context
-from kernel.db import fetch_locked, json_value
+from kernel.db import json_value, lock_single_row
 from kernel.errors import InvalidInput, NotFound
-from kernel.writes import Writes
+from kernel.writes import Writes, joining
 from signing import keys as platform_keys
 from signing import merkle
 from signing.cms import attached_content
@@ -97,13 +97,8 @@ _LOCK_STATE = "SELECT size, hashes FROM signing_log_state WHERE id = $1 FOR UPDA
 
 
 async def _locked_state() -> _State:
-    rows = await fetch_locked(_LOCK_STATE, _STATE_ID)
-    if not rows:
-        # First entry ever. ON CONFLICT DO NOTHING: a concurrent first append may be creating
-        # the row too; we wait for it and then lock whichever row won.
-        await LogState.bulk_create([LogState(id=_STATE_ID)], ignore_conflicts=True)
-        rows = await fetch_locked(_LOCK_STATE, _STATE_ID)
-    return _State(int(rows[0]["size"]), list(json_value(rows[0]["hashes"])))
+    row = await lock_single_row(LogState, _LOCK_STATE, _STATE_ID)
+    return _State(int(row["size"]), list(json_value(row["hashes"])))
 
 
 def _frontier(state: _State) -> merkle.CompactRange:
@@ -127,14 +122,11 @@ async def _append_locked(
                              tender_id=tender_id, appended_at=now))
         nodes += [LogNode(level=node.level, index=node.index, hash=value)
                   for node, value in frontier.append(leaf)]
-    own = writes is None
-    writes = Writes() if writes is None else writes
-    writes.insert(LogEntry, rows)  # keyed by their index: nothing for the database to fill
-    writes.insert(LogNode, nodes)
     state.size, state.hashes = frontier.size, [h.hex() for h in frontier.hashes]
-    writes.update(LogState, _STATE_ID, size=state.size, hashes=state.hashes)
-    if own:
-        await writes.flush()
+    async with joining(writes) as batch:
+        batch.insert(LogEntry, rows)  # keyed by their index: nothing for the database to fill
+        batch.insert(LogNode, nodes)
+        batch.update(LogState, _STATE_ID, size=state.size, hashes=state.hashes)
     return indexes
 
 

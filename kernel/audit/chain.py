@@ -41,10 +41,10 @@ from kernel.audit.checkpoints import Checkpoint, CheckpointStore
 from kernel.audit.models import AuditEvent, AuditHead
 from kernel.audit.verify import VerifyReport, verify_chain
 from kernel.audit.verify import _OrderCheck as _OrderCheck  # the tests use it from here
-from kernel.db import fetch_locked
+from kernel.db import lock_single_row
 from kernel.files import load_or_create_secret as _load_or_create
 from kernel.settings import Settings
-from kernel.writes import Writes
+from kernel.writes import Writes, joining
 
 __all__ = [
     "AuditLog",
@@ -179,13 +179,8 @@ class AuditLog:
             return []
         # Hand-written: the ORM's query building cost more than the round trip, under a lock
         # every other writer of the chain waits for (bench/RESULTS.md, P1).
-        rows = await fetch_locked(_LOCK_HEAD, _HEAD_ID)
-        if not rows:
-            # First event ever. ON CONFLICT DO NOTHING: a concurrent first event may be
-            # creating the head too; we wait for it and then lock whichever row won.
-            await AuditHead.bulk_create([AuditHead(id=_HEAD_ID)], ignore_conflicts=True)
-            rows = await fetch_locked(_LOCK_HEAD, _HEAD_ID)
-        seq, mac = int(rows[0]["seq"]), str(rows[0]["mac"])
+        head = await lock_single_row(AuditHead, _LOCK_HEAD, _HEAD_ID)
+        seq, mac = int(head["seq"]), str(head["mac"])
         events = []
         for entry in entries:
             seq += 1
@@ -211,12 +206,9 @@ class AuditLog:
             await events[0].save(force_create=True)  # fills in the id, as callers expect
             await AuditHead.filter(id=_HEAD_ID).update(seq=seq, mac=mac)
         else:
-            own = writes is None
-            writes = Writes() if writes is None else writes
-            writes.insert(AuditEvent, events)
-            writes.update(AuditHead, _HEAD_ID, seq=seq, mac=mac)
-            if own:
-                await writes.flush()
+            async with joining(writes) as batch:
+                batch.insert(AuditEvent, events)
+                batch.update(AuditHead, _HEAD_ID, seq=seq, mac=mac)
         self._since_checkpoint += len(events)
         return events
 

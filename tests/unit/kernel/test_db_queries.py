@@ -34,3 +34,16 @@ def test_json_columns_come_back_as_text_and_are_read() -> None:
     assert db.json_value('["a", 1]') == ["a", 1]
     assert db.json_value(b"{}") == {}
     assert db.json_value([1]) == [1]  # already decoded: left as it is
+
+
+def test_a_single_row_is_made_when_absent_then_locked(run: Run) -> None:
+    async def body() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with in_transaction():
+            made = await db.lock_single_row(AuditHead, LOCK, 1)
+        await AuditHead.filter(id=1).update(seq=3)
+        async with in_transaction():
+            return made, await db.lock_single_row(AuditHead, LOCK, 1)
+
+    made, again = run(body)
+    assert (int(made["seq"]), made["mac"]) == (0, "")
+    assert int(again["seq"]) == 3

@@ -17,7 +17,7 @@ from tortoise.transactions import in_transaction
 from kernel.accounts import creditcode
 from kernel.accounts.models import Notification, Organization, OrgKind
 from kernel.audit.models import AuditEvent, AuditHead
-from kernel.writes import Writes, _Part, _statement
+from kernel.writes import Writes, _Part, _statement, joining
 
 Run = Callable[..., Any]
 T0 = datetime(2026, 12, 1, 9, 30, 0, 123456, tzinfo=UTC)
@@ -160,3 +160,19 @@ def test_a_key_the_database_generates_must_be_left_unset() -> None:
     event.id = 5
     with pytest.raises(ValueError, match="generates its keys"):
         Writes().insert(AuditEvent, [event])
+
+
+def test_joining_adds_to_the_callers_writes_or_flushes_its_own(run: Run) -> None:
+    async def body() -> tuple[int, int, int]:
+        async with in_transaction():
+            callers = Writes()
+            async with joining(callers) as batch:
+                batch.insert(AuditEvent, [_event(1)])
+            assert batch is callers and len(callers) == 1  # not flushed: the caller's to do
+            before = await AuditEvent.all().count()
+            await callers.flush()
+            async with joining(None) as own:
+                own.insert(AuditEvent, [_event(2)])
+            return before, await AuditEvent.all().count(), len(own)
+
+    assert run(body) == (0, 2, 0)
