@@ -317,7 +317,15 @@ class _Plaintext:
         return parts
 
     def exhausted(self) -> bool:
-        return self.final and self.position == len(self.segment)
+        """Whether the payload ends here: nothing is left of this segment and none follows
+        but an empty final one, which the format allows a writer to add (a payload that
+        fills its last segment exactly). Its tag is checked all the same: a package cut
+        after a full segment is only told from a whole one by it."""
+        while self.position == len(self.segment):
+            if self.final:
+                return True
+            self._next()
+        return False
 
 
 def _writer(name: str, out_dir: Path | None, open_file: OpenFile | None,

@@ -215,6 +215,38 @@ def test_one_segment_and_no_files(bidders: dict[str, IssuedPair],
     assert opened.files == () and opened.manifest.files == ()
 
 
+def test_an_empty_final_segment_is_accepted(bidders: dict[str, IssuedPair],
+                                            opening_keys: dict[str, Any], monkeypatch) -> None:
+    """The format lets a writer end a payload that fills its last segment exactly with an
+    empty final segment (ours never does): intake and the opening both take it."""
+    sealing = importlib.import_module("signing.sealed.seal")
+
+    def eager(self: Any, data: bytes) -> None:  # emits a full segment as soon as it is full
+        self.buffer += data
+        while len(self.buffer) >= self.header.segment_size:
+            self._emit(bytes(self.buffer[:self.header.segment_size]), final=False)
+            del self.buffer[:self.header.segment_size]
+
+    monkeypatch.setattr(sealing._Segments, "write", eager)
+    size = 5000
+    for _ in range(20):  # the manifest's CMS signature varies by a byte or two in length
+        package = make(bidders["rsa"], opening_keys["x25519"], files={"a.bin": b"x" * size})
+        final = next(length for _, tag, length in records(package) if tag == 0x02)
+        left = final - RECORD.size - 16
+        if left == 0:
+            break
+        size += SEGMENT - left
+    else:  # pragma: no cover
+        raise AssertionError("no package with an empty final segment was made")
+    inspect(io.BytesIO(package))
+    opened = open_bytes(package, data_key(package, opening_keys["x25519"]))
+    assert opened.files[0].size == size
+    # Cut after the last full segment, its final flag is missing: still a truncation.
+    offsets = [offset for offset, tag, _ in records(package) if tag == 0x02]
+    with pytest.raises(TruncatedPackage):
+        open_bytes(package[:offsets[0]], data_key(package, opening_keys["x25519"]))
+
+
 def test_layout_is_as_documented(package: bytes) -> None:
     magic, version, _ = PREFIX.unpack_from(package)
     assert (magic, version) == (b"EBIDSEAL", 1)
