@@ -7,11 +7,22 @@ scan alone broke the 100 ms p95 target. So:
 - PostgreSQL: trigram GIN indexes (pg_trgm) on exactly the expression Tortoise's
   ``icontains`` produces, ``UPPER(CAST(col AS VARCHAR))``, so ``icontains`` uses them.
 - SQLite: FTS5 tables with the trigram tokenizer (SQLite >= 3.34), kept in step with their
-  tables by triggers; a quoted phrase query on them is a substring match. Queries shorter than
-  three characters (a trigram needs three) fall back to ``LIKE``; SQLite's LIKE and UPPER fold
-  ASCII only, so ``contains`` matches what ``icontains`` would, without two UPPER calls a row.
+  tables by triggers; a quoted phrase query on them is a substring match. SQLite's LIKE and
+  UPPER fold ASCII only, so ``contains`` matches what ``icontains`` would, without two UPPER
+  calls a row.
+- Fragments of one or two characters, on both databases: a trigram index cannot answer them
+  (it needs three), and they are common in Chinese (医院, 道路). Gram tables hold every
+  character and every pair of adjacent characters of each indexed column, upper-cased by the
+  database's own UPPER (so they fold exactly as the LIKE they replace), one row per distinct
+  gram and row: a fragment of one or two characters is in a column exactly when it is one of
+  its grams. Triggers keep them in step (on SQLite through a table of positions, as a trigger
+  may not use a recursive query); on PostgreSQL a foreign key removes a row's grams with it,
+  and TRUNCATE ... CASCADE empties them too.
 
-The DDL runs in the migration bidding/migrations/0003_search_indexes.py.
+The DDL runs in the migrations bidding/migrations/0003_search_indexes.py and
+0005_short_search.py. On SQLite a migration whose AlterField rebuilds bidding_tender or
+bidding_notice drops their triggers: it must run ``create_statements`` and
+``gram_create_statements`` again (0004 shows how; both are idempotent).
 """
 
 from __future__ import annotations
@@ -54,19 +65,33 @@ def matches(q: str, *columns: str) -> Q:
     return condition
 
 
+class TooMany(Exception):
+    """More rows match than are worth binding as ids: filter with ``matches`` instead."""
+
+
 async def indexed_ids(index: str, q: str) -> list[int] | None:
-    """Row ids whose indexed columns contain ``q`` (SQLite FTS5), or None when the index
-    cannot answer: not SQLite, fewer than 3 characters, or too many matches to bind."""
+    """Row ids whose indexed columns contain ``q``, or None when no index can answer (three
+    characters or more on PostgreSQL: pg_trgm serves ``matches`` there). Raises TooMany when
+    more than MAX_INDEX_IDS rows match."""
     conn = connections.get("default")
-    if conn.capabilities.dialect != "sqlite" or len(q) < 3:
+    dialect = conn.capabilities.dialect
+    if len(q) <= MAX_GRAM:
+        table, _, key, _ = _GRAMS[index]
+        sql = (f"SELECT {key} FROM {table} WHERE gram = UPPER(?) LIMIT ?" if dialect == "sqlite"
+               else f"SELECT {key} FROM {table} WHERE gram = UPPER($1) LIMIT $2")
+        _, rows = await conn.execute_query(sql, [q, MAX_INDEX_IDS + 1])
+    elif dialect == "sqlite":
+        phrase = '"' + q.replace('"', '""') + '"'
+        _, rows = await conn.execute_query(
+            f"SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?",
+            [phrase, MAX_INDEX_IDS + 1],
+        )
+    else:
         return None
-    phrase = '"' + q.replace('"', '""') + '"'
-    _, rows = await conn.execute_query(
-        f"SELECT rowid FROM {index} WHERE {index} MATCH ? LIMIT ?",
-        [phrase, MAX_INDEX_IDS + 1],
-    )
     ids = [row[0] for row in rows]
-    return None if len(ids) > MAX_INDEX_IDS else ids
+    if len(ids) > MAX_INDEX_IDS:
+        raise TooMany()
+    return ids
 
 
 def _sqlite_ddl(index: str, source: str, columns: tuple[str, ...]) -> list[str]:
@@ -86,6 +111,123 @@ def _sqlite_ddl(index: str, source: str, columns: tuple[str, ...]) -> list[str]:
         f"INSERT INTO {index}({index}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
         f"INSERT INTO {index}(rowid, {cols}) VALUES (new.id, {new}); END",
     ]
+
+
+# The gram tables: (table, indexed table, its key column there, indexed columns), by the name
+# the search services know the index by. Names come from here, never from input.
+MAX_GRAM = 2
+_GRAMS = {
+    TENDER_INDEX: ("bidding_tender_gram", "bidding_tender", "tender_id",
+                   ("title", "code", "tenderer_name")),
+    NOTICE_INDEX: ("bidding_notice_gram", "bidding_notice", "notice_id", ("title",)),
+}
+# SQLite's triggers read each column's characters at these positions: more than any indexed
+# column's max_length (300), which the models enforce.
+POSITIONS_TABLE = "bidding_search_position"
+MAX_POSITION = 1024
+
+
+def _sqlite_grams(table: str, key: str, values: str) -> str:
+    """INSERT the grams of ``values``, a query of (row_id, v) rows, into ``table``."""
+    return (f"INSERT OR IGNORE INTO {table} (gram, {key}) "
+            f"SELECT substr(upper(s.v), p.n, k.k), s.row_id FROM ({values}) AS s "
+            f"JOIN {POSITIONS_TABLE} AS p ON p.n <= length(s.v) "
+            f"JOIN (SELECT 1 AS k UNION ALL SELECT 2) AS k ON p.n + k.k - 1 <= length(s.v)")
+
+
+def _sqlite_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]) -> list[str]:
+    new = " UNION ALL ".join(f"SELECT new.id AS row_id, new.{c} AS v" for c in columns)
+    existing = " UNION ALL ".join(f"SELECT id AS row_id, {c} AS v FROM {source}"
+                                  for c in columns)
+    cols = ", ".join(columns)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} (gram TEXT NOT NULL, {key} INTEGER NOT NULL, "
+        f"PRIMARY KEY (gram, {key})) WITHOUT ROWID",
+        f"CREATE INDEX IF NOT EXISTS {table}_{key} ON {table} ({key})",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_ai AFTER INSERT ON {source} BEGIN "
+        f"{_sqlite_grams(table, key, new)}; END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_ad AFTER DELETE ON {source} BEGIN "
+        f"DELETE FROM {table} WHERE {key} = old.id; END",
+        f"CREATE TRIGGER IF NOT EXISTS {table}_au AFTER UPDATE OF {cols} ON {source} BEGIN "
+        f"DELETE FROM {table} WHERE {key} = old.id; {_sqlite_grams(table, key, new)}; END",
+        # Rows there before the table was made (the migration), or while a rebuilt table had
+        # lost its triggers: INSERT OR IGNORE leaves rows already indexed as they are.
+        _sqlite_grams(table, key, existing),
+    ]
+
+
+def _postgres_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]) -> list[str]:
+    function = f"{table}_sync"
+    values = ", ".join(f"NEW.{c}" for c in columns)
+    cols = ", ".join(columns)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} (gram TEXT NOT NULL, "
+        f"{key} INTEGER NOT NULL REFERENCES {source} (id) ON DELETE CASCADE, "
+        f"PRIMARY KEY (gram, {key}))",
+        f"CREATE INDEX IF NOT EXISTS {table}_{key} ON {table} ({key})",
+        # SET search_path FROM CURRENT: the function finds the tables of the schema it was
+        # made in, whatever the search_path of the session that fires it.
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+        f"SET search_path FROM CURRENT AS $$ BEGIN "
+        f"IF TG_OP = 'UPDATE' THEN DELETE FROM {table} WHERE {key} = NEW.id; END IF; "
+        f"INSERT INTO {table} (gram, {key}) SELECT DISTINCT g, NEW.id "
+        f"FROM bidding_search_grams(VARIADIC ARRAY[{values}]::text[]) AS g; "
+        f"RETURN NULL; END $$",
+        f"DROP TRIGGER IF EXISTS {function} ON {source}",
+        f"CREATE TRIGGER {function} AFTER INSERT OR UPDATE OF {cols} ON {source} "
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        f"INSERT INTO {table} (gram, {key}) SELECT DISTINCT g, s.id FROM {source} AS s, "
+        f"bidding_search_grams(VARIADIC ARRAY[{', '.join(f's.{c}' for c in columns)}]::text[]) "
+        f"AS g ON CONFLICT DO NOTHING",
+    ]
+
+
+# Every character and every pair of adjacent characters of the texts, upper-cased first, as
+# Tortoise's icontains does (UPPER(CAST(col AS VARCHAR)) LIKE UPPER(...)).
+_POSTGRES_GRAMS_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION bidding_search_grams(VARIADIC texts text[]) RETURNS SETOF text "
+    "LANGUAGE sql IMMUTABLE AS $$ SELECT substr(u.u, n, k) FROM unnest(texts) AS t(v) "
+    "CROSS JOIN LATERAL (SELECT UPPER(t.v) AS u) AS u "
+    "CROSS JOIN LATERAL generate_series(1, length(u.u)) AS n "
+    "CROSS JOIN (VALUES (1), (2)) AS k(k) "
+    "WHERE t.v IS NOT NULL AND n + k - 1 <= length(u.u) $$"
+)
+
+
+def gram_create_statements(dialect: str) -> list[str]:
+    """The DDL that creates (or re-creates, idempotently) the gram tables, their triggers and
+    their rows for what is already there."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (n INTEGER PRIMARY KEY)",
+            f"INSERT OR IGNORE INTO {POSITIONS_TABLE} (n) "
+            f"SELECT value FROM (WITH RECURSIVE c(value) AS (SELECT 1 UNION ALL "
+            f"SELECT value + 1 FROM c WHERE value < {MAX_POSITION}) SELECT value FROM c)",
+            *(sql for spec in _GRAMS.values() for sql in _sqlite_gram_ddl(*spec)),
+        ]
+    if dialect == "postgres":
+        return [_POSTGRES_GRAMS_FUNCTION,
+                *(sql for spec in _GRAMS.values() for sql in _postgres_gram_ddl(*spec))]
+    return []
+
+
+def gram_drop_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [
+            *(sql for table, _, _, _ in _GRAMS.values() for sql in (
+                *(f"DROP TRIGGER IF EXISTS {table}_{s}" for s in ("ai", "ad", "au")),
+                f"DROP TABLE IF EXISTS {table}")),
+            f"DROP TABLE IF EXISTS {POSITIONS_TABLE}",
+        ]
+    if dialect == "postgres":
+        return [
+            *(sql for table, source, _, _ in _GRAMS.values() for sql in (
+                f"DROP TRIGGER IF EXISTS {table}_sync ON {source}",
+                f"DROP FUNCTION IF EXISTS {table}_sync()",
+                f"DROP TABLE IF EXISTS {table}")),
+            "DROP FUNCTION IF EXISTS bidding_search_grams(text[])",
+        ]
+    return []
 
 
 TRGM_EXTENSION = "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"

@@ -92,12 +92,15 @@ async def _search(q: str | None) -> Q | None:
     q = (q or "").strip()[:MAX_QUERY]
     if not q:
         return None
-    ids = await search.indexed_ids(search.TENDER_INDEX, q)
+    condition = search.matches(q, "title", "code", "tenderer_name")
+    try:
+        ids = await search.indexed_ids(search.TENDER_INDEX, q)
+    except search.TooMany:
+        return condition
     if ids is None:
-        # No index can answer (a fragment of one or two characters): scan once for the ids,
-        # so the count and the page that follow read only those rows instead of scanning
-        # twice. Too many matches: let the page query filter by itself.
-        condition = search.matches(q, "title", "code", "tenderer_name")
+        # PostgreSQL, three characters or more: pg_trgm answers the LIKE. Scan once for the
+        # ids, so the count and the page that follow read only those rows instead of
+        # scanning twice. Too many matches: let the page query filter by itself.
         found: list[int] = await Tender.filter(  # type: ignore[assignment]
             condition
         ).limit(search.MAX_INDEX_IDS + 1).values_list("id", flat=True)
@@ -132,7 +135,10 @@ async def notices(
     if q:
         # The code match is resolved to tender ids first: "title OR tender.code" across a
         # join can use no index and read every notice and tender twice (count and page).
-        title_ids = await search.indexed_ids(search.NOTICE_INDEX, q)
+        try:
+            title_ids = await search.indexed_ids(search.NOTICE_INDEX, q)
+        except search.TooMany:
+            title_ids = None
         cond = Q(id__in=title_ids) if title_ids is not None else search.matches(q, "title")
         codes = Tender.filter(search.matches(q, "code"))
         tender_ids = list(await codes.limit(MAX_CODE_IDS + 1).values_list("id", flat=True))

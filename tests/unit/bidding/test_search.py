@@ -6,7 +6,7 @@ from __future__ import annotations
 import factories
 import pytest
 
-from bidding import services
+from bidding import search, services
 from bidding.services import queries
 
 
@@ -66,3 +66,90 @@ def test_quotes_and_wildcards_are_literal(run, published) -> None:
     assert run(queries.public_tenders, q='体育"馆').total == 0
     assert run(queries.public_tenders, q="%").total == 0
     assert run(queries.public_tenders, q="体育馆%").total == 0
+
+
+# Fragments of one or two characters: the gram tables (bidding.search, migration 0005).
+
+def _like_ids(run, q: str) -> set[int]:
+    from bidding.models import Tender
+
+    async def read() -> set[int]:
+        found = await Tender.filter(search.matches(q, "title", "code", "tenderer_name")
+                                    ).values_list("id", flat=True)
+        return set(found)  # type: ignore[arg-type]
+
+    return run(read)
+
+
+def test_short_fragments_are_answered_by_the_gram_index(run, published) -> None:
+    ids = run(search.indexed_ids, search.TENDER_INDEX, "医院")
+    assert ids == [published[1].id]
+    assert set(run(search.indexed_ids, search.TENDER_INDEX, "馆")) == {
+        published[0].id, published[2].id}
+    assert run(search.indexed_ids, search.TENDER_INDEX, "医馆") == []
+    page = run(queries.public_tenders, q="医院")
+    assert _titles(page) == {"县人民医院门诊楼建设"} and page.total == 1
+
+
+def test_grams_find_what_like_finds(run, ctx, clock, published) -> None:
+    agency = factories.make_agency(run, ctx, "agency2", "另一招标代理有限公司")
+    made = factories.make_tender(run, ctx, clock, agency, state="published",
+                                 title="Road 改造 ABC-x 工程")
+    texts = [t.title for t in published] + [made.title, made.code, "城西水务"]
+    fragments = {text[i:i + n] for text in texts for n in (1, 2) for i in range(len(text))}
+    fragments |= {"ro", "aD", "c-", "x ", "院门", "Z", "%", "_", "门院"}
+    for q in sorted(fragments):
+        if len(q.strip()) != len(q) or not q:
+            continue
+        try:
+            found = set(run(search.indexed_ids, search.TENDER_INDEX, q))
+        except search.TooMany:  # pragma: no cover - a handful of rows here
+            raise AssertionError(q) from None
+        assert found == _like_ids(run, q), q
+
+
+def test_grams_follow_edits_and_deletes(run, ctx, clock) -> None:
+    from bidding.models import Tender
+
+    agency = factories.make_agency(run, ctx)
+    made = factories.make_tender(run, ctx, clock, agency, state="draft", title="旧名称的项目工程")
+    run(services.update_draft, ctx, actor=agency.actor, tender_id=made.id,
+        data=factories.tender_in(made.deadline_at, title="新名称的项目工程"))
+    assert run(search.indexed_ids, search.TENDER_INDEX, "旧名") == []
+    assert run(search.indexed_ids, search.TENDER_INDEX, "新名") == [made.id]
+
+    async def delete() -> None:
+        await Tender.filter(id=made.id).delete()
+
+    run(delete)
+    assert run(search.indexed_ids, search.TENDER_INDEX, "新名") == []
+
+
+def test_notices_by_a_short_fragment(run, published) -> None:
+    ids = run(search.indexed_ids, search.NOTICE_INDEX, "医院")
+    assert ids  # the announcement of the hospital tender
+    page = run(queries.notices, q="医院")
+    assert {n.tender_id for n in page.items} == {published[1].id}
+
+
+def test_too_many_matches_filter_instead(run, published, monkeypatch) -> None:
+    monkeypatch.setattr(search, "MAX_INDEX_IDS", 1)
+    with pytest.raises(search.TooMany):
+        run(search.indexed_ids, search.TENDER_INDEX, "体育")
+    assert run(queries.public_tenders, q="体育").total == 2
+    assert {n.tender_id for n in run(queries.notices, q="体育").items} == {
+        published[0].id, published[2].id}
+
+
+def test_the_migration_indexes_rows_already_there(run, published) -> None:
+    from tortoise import connections
+
+    async def rebuild() -> None:
+        conn = connections.get("default")
+        dialect = conn.capabilities.dialect
+        for sql in search.gram_drop_statements(dialect) + search.gram_create_statements(dialect):
+            await conn.execute_script(sql)
+
+    run(rebuild)
+    assert run(search.indexed_ids, search.TENDER_INDEX, "医院") == [published[1].id]
+    assert run(search.indexed_ids, search.NOTICE_INDEX, "医院")
