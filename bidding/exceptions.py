@@ -21,6 +21,7 @@ __all__ = [
     "NotRegistered",
     "ObjectionWindowClosed",
     "ObjectionsPending",
+    "OpenedFilesWithheld",
     "PermissionDenied",
     "PublicityNotOver",
     "RankingIncomplete",
@@ -153,6 +154,12 @@ class BadKeySignature(DomainError):
 
     def __init__(self, reason: str, reason_zh: str) -> None:
         super().__init__(reason=reason, reason_zh=reason_zh)
+
+
+class OpenedFilesWithheld(DomainError):
+    code = "opened_files_withheld"
+    zh = "解密窗口结束后方可查看其他投标人的投标文件"
+    en = "Other bidders' files are shown once the decryption window is over"
 
 
 class SharesTooEarly(DomainError):

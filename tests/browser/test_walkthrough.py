@@ -623,7 +623,9 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             with logged_in_by_certificate(BIDDERS[0]) as page:
                 page.goto(opening_url)
                 expect(page.locator("#bids tr", has_text=BIDDERS[0].name)).to_contain_text("本单位")
-                expect(page.get_by_text("请在解密截止前运行 ebid-client decrypt")).to_be_visible()
+                expect(page.get_by_text("请在解密截止前在本机运行")).to_be_visible()
+                hint = page.locator("code", has_text="ebid-client decrypt --tender")
+                expect(hint).to_contain_text("--enc-p12")
                 for bidder in BIDDERS:
                     expect(page.locator("#bids")).to_contain_text(bidder.name)
                 expect(page.locator("#bids .price").first).to_have_text("")
@@ -637,12 +639,13 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
                                   str(pki.p12[bidder.username][1]), "--package",
                                   str(home / "投标.sealed"))
                 assert ": decrypted" in out, out
-            # The page has not been reloaded: its polling shows the opened bids and prices.
+            # The page has not been reloaded: its polling shows the opened bids, but no price
+            # before the window is over (a bidder still sealed must not read its rivals').
             for bidder in OPENED:
                 row = bids.locator("tr", has_text=bidder.name)
                 expect(row.locator(".state")).to_have_text("已解密", timeout=15_000)
-                expect(row.locator(".price")).to_have_text(
-                    f"¥{float(bidder.price):,.2f}", timeout=15_000)
+                expect(row.locator(".price")).to_have_text("")
+            expect(live.locator("#prices-withheld")).to_contain_text("解密窗口结束后统一公布")
             expect(bids.locator("tr", has_text=BIDDERS[3].name)).to_contain_text("待解密")
             shot(live, "opening-live-decrypted")
 
@@ -674,6 +677,9 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
                 row = record.locator("tr", has_text=bidder.name)
                 expect(row).to_contain_text(bidder.manager)
                 expect(row).to_contain_text("有效")
+            for bidder in OPENED:  # read out on the live table too, now the window is over
+                expect(bids.locator("tr", has_text=bidder.name).locator(".price")).to_have_text(
+                    f"¥{float(bidder.price):,.2f}", timeout=15_000)
             failed = record.locator("tr", has_text=BIDDERS[3].name)
             expect(failed).to_contain_text("解密失败（投标人原因，视为撤销）")
             expect(failed).to_contain_text("未解密，无效")

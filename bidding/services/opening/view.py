@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bidding import states
-from bidding.exceptions import NotFound, TenderNotFound
+from bidding.exceptions import NotFound, OpenedFilesWithheld, TenderNotFound
 from bidding.models import (
     Bid,
     BidFile,
@@ -35,7 +35,13 @@ from signing import opening_shares
 async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[str, Any]:
     """What the opening page and GET .../opening show a logged-in viewer. Before the opening
     (a sealed state) nothing about the bids; from OPENING on every bidder's name and
-    decryption state, and each price once its bid is opened."""
+    decryption state. Prices and decrypted files: one's own as soon as the bid is opened,
+    everyone's once the decryption window is over (唱标).
+
+    Why not each price as its bid opens: a bidder whose bid is still sealed could read its
+    rivals' prices and then choose to let its own bid fail (withheld key: treated as revoked),
+    which changes an average-price benchmark or the ranking: a free option for a bidding ring.
+    Insiders see no more than bidders meanwhile, so nobody can pass the prices on."""
     tender = await Tender.get_or_none(id=tender_id)
     is_owner = actor.has(Role.AGENCY) and actor.organization_id == (tender and tender.agency_id)
     if tender is None or (tender.status == TenderStatus.DRAFT
@@ -49,7 +55,7 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
         "now": ctx.clock.now(), "bids": [], "objections": [], "incidents": [],
         "shares": {"submitted": count.submitted if not sealed else 0,
                    "threshold": count.threshold},
-        "record": None,
+        "record": None, "prices_withheld": tender.status == TenderStatus.OPENING,
     }
     if sealed:
         return out
@@ -59,10 +65,11 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
                                         stage=ObjectionStage.OPENING).order_by("raised_at")
     orgs = await accounts.organizations_by_ids(
         {b.organization_id for b in bids} | {o.organization_id for o in objections})
-    # The decrypted files: to the bidder itself, the tender's agency and the supervisors.
-    insider = is_owner or actor.has(Role.SUPERVISOR)
-    readers = {b.id for b in bids if insider or (
-        actor.has(Role.BIDDER) and actor.organization_id == b.organization_id)}
+    # The decrypted files: to the bidder itself, and after the window to the tender's agency
+    # and the supervisors.
+    withheld = tender.status == TenderStatus.OPENING
+    insider = (is_owner or actor.has(Role.SUPERVISOR)) and not withheld
+    readers = {b.id for b in bids if insider or _own(actor, b)}
     files: dict[int, list[dict[str, Any]]] = {}
     for item in await BidFile.filter(bid_id__in=readers).order_by("id") if readers else []:
         files.setdefault(item.bid_id, []).append(  # type: ignore[attr-defined]
@@ -73,8 +80,9 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
             "bid_id": bid.id, "lot": bid.lot.number,
             "bidder": orgs[bid.organization_id].name if bid.organization_id in orgs else "",
             "decryption": bid.decryption.value, "detail": bid.decryption_detail,
-            "price": str(bid.price) if opened and bid.price is not None else None,
-            "mine": actor.has(Role.BIDDER) and actor.organization_id == bid.organization_id,
+            "price": (str(bid.price) if opened and bid.price is not None
+                      and (not withheld or _own(actor, bid)) else None),
+            "mine": _own(actor, bid),
             "package_sha256": bid.sha256,
             "files": files.get(bid.id, []),
         })
@@ -95,6 +103,10 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
     return out
 
 
+def _own(actor: Actor, bid: Bid) -> bool:
+    return actor.has(Role.BIDDER) and actor.organization_id == bid.organization_id
+
+
 async def signed_record(tender_id: int) -> bytes:
     """The signed opening record (CMS DER, the JSON attached): public once the opening ended."""
     record = await OpeningRecord.get_or_none(tender_id=tender_id)
@@ -104,9 +116,11 @@ async def signed_record(tender_id: int) -> bytes:
 
 
 async def opened_file(ctx: Context, *, actor: Actor, bid_id: int, file_id: int) -> BidFile:
-    """A decrypted file of a bid, for its bidder, or for the agency and supervisors after the
-    opening (the same rule as the sealed package); every read is audited."""
+    """A decrypted file of a bid, for its bidder, or for the agency and supervisors once the
+    decryption window is over (opening_view says why not before); every read is audited."""
     bid = await bid_for_owner(actor, bid_id)
+    if bid.tender.status == TenderStatus.OPENING and not _own(actor, bid):
+        raise OpenedFilesWithheld()
     item = await BidFile.get_or_none(id=file_id, bid_id=bid.id)
     if item is None:
         raise NotFound()

@@ -21,6 +21,7 @@ from bidding.exceptions import (
     BidNotFound,
     DecryptionWindowClosed,
     KeyNotExpected,
+    OpenedFilesWithheld,
     SharesTooEarly,
 )
 from bidding.models import (
@@ -36,6 +37,7 @@ from bidding.models import (
     Tender,
     TenderStatus,
 )
+from bidding.services import opening as opening_services
 from kernel.audit.models import AuditEvent
 from kernel.errors import TransitionNotAllowed
 from signing import cms
@@ -145,6 +147,38 @@ def test_either_mode_keys_a_wrong_key_then_the_officers_recover_the_silent_bid(
     for event in events:
         assert all(base64.b64encode(bytes(s.share)).decode() not in str(event.detail)
                    for s in stored)
+
+
+def test_prices_and_files_are_read_out_only_when_the_window_is_over(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    """A bidder whose bid is still sealed must not see its rivals' prices, or it could let
+    its own bid fail after reading them; insiders see no more meanwhile."""
+    made, _ = sealed_tender(run, ctx, clock, agency)
+    a, b, _c = made.bidders
+    start(run, ctx, clock, made)
+    factories.send_key(run, ctx, a, made.bid_ids[a.username])
+    file_id = run(BidFile.filter(bid_id=made.bid_ids[a.username]).first).id
+
+    def prices(viewer: factories.Account) -> dict[int, Any]:
+        view = run(services.opening_view, ctx, actor=viewer.actor, tender_id=made.id)
+        return {row["bid_id"]: (row["price"], len(row["files"])) for row in view["bids"]}
+
+    a_bid = made.bid_ids[a.username]
+    assert prices(a)[a_bid] == (PRICES[0], 1)  # one's own, as soon as it is opened
+    assert prices(b)[a_bid] == (None, 0)
+    assert prices(agency)[a_bid] == (None, 0)
+    assert run(services.opening_view, ctx, actor=b.actor, tender_id=made.id)["prices_withheld"]
+    with pytest.raises(OpenedFilesWithheld):
+        run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid, file_id=file_id)
+
+    clock.advance(minutes=30)
+    run(services.advance_due, ctx)
+    assert run(Tender.get, id=made.id).status == TenderStatus.FAILED  # one valid bid: 流标
+    assert prices(b)[a_bid] == (PRICES[0], 0)
+    assert prices(agency)[a_bid] == (PRICES[0], 1)
+    assert run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid,
+               file_id=file_id).id == file_id
 
 
 def test_the_opening_record_verifies_with_openssl(
