@@ -359,12 +359,15 @@ async def _current_bids(tender: Tender) -> dict[int, list[dict[str, Any]]]:
         "lot"
     ).order_by("price")
     orgs = await accounts.organizations_by_ids({b.organization_id for b in bids})
+    # A bid has no price until it is decrypted; and while the decryption window runs, no
+    # opened bid's price is read out either (bidding.services.opening.view says why).
+    withheld = tender.status == TenderStatus.OPENING
     out: dict[int, list[dict[str, Any]]] = {}
     for b in bids:
+        price = None if withheld else b.price
         out.setdefault(b.lot.number, []).append(
-            # From OPENING on a bid has no price until it is decrypted (bidding.services.opening).
-            {"id": b.id, "name": orgs[b.organization_id].name, "price": b.price,
-             "valid": b.price is not None and b.price <= tender.price_ceiling}
+            {"id": b.id, "name": orgs[b.organization_id].name, "price": price,
+             "valid": price is not None and price <= tender.price_ceiling}
         )
     return out
 

@@ -38,6 +38,7 @@ from bidding.models import (
     TenderStatus,
 )
 from bidding.services import opening as opening_services
+from bidding.services import queries
 from kernel.audit.models import AuditEvent
 from kernel.errors import TransitionNotAllowed
 from signing import cms
@@ -169,6 +170,8 @@ def test_prices_and_files_are_read_out_only_when_the_window_is_over(
     assert prices(b)[a_bid] == (None, 0)
     assert prices(agency)[a_bid] == (None, 0)
     assert run(services.opening_view, ctx, actor=b.actor, tender_id=made.id)["prices_withheld"]
+    detail = run(queries.tender_view, agency.actor, made.id)
+    assert [row["price"] for row in detail.bids_by_lot[1]] == [None, None, None]
     with pytest.raises(OpenedFilesWithheld):
         run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid, file_id=file_id)
 
