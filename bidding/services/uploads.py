@@ -302,8 +302,14 @@ async def start(
         raise NotRegistered()
     root = ctx.settings.upload_dir
     if await anyio.to_thread.run_sync(_count_open, root, org_id) >= MAX_OPEN_UPLOADS:
-        raise InvalidInput("upload", f"at most {MAX_OPEN_UPLOADS} unfinished uploads at a time",
-                           f"同时最多 {MAX_OPEN_UPLOADS} 个未完成的上传")
+        hours = ctx.settings.upload_max_age_seconds // 3600
+        raise InvalidInput(
+            "upload",
+            f"at most {MAX_OPEN_UPLOADS} unfinished uploads at a time: complete one, or send "
+            f"the package in one request (POST .../bids); unfinished uploads expire after "
+            f"{hours} hours",
+            f"同时最多 {MAX_OPEN_UPLOADS} 个未完成的上传：请先完成其中之一，或一次性提交投标文件"
+            f"（POST .../bids）；未完成的上传 {hours} 小时后失效")
     upload = Upload(
         upload_id=secrets.token_urlsafe(24), tender_id=tender_id, lot=lot_number, size=size,
         sha256=sha256, user_id=actor.user_id, organization_id=org_id,
@@ -384,8 +390,11 @@ async def complete(
     """Check size and SHA-256, then submit the package as if it had been sent in one piece.
 
     ``received_at`` is when the last byte arrived, not now. Completing again answers the
-    receipt already issued. A refused package leaves the upload as it is (the refusal may be
-    mended, say by registering); the tick removes it at the opening.
+    receipt already issued. A refused package is removed with its upload: ``start`` has
+    already checked everything the bidder could mend (registration, lot, deadline), so the
+    refusal is about these bytes, and kept they would count against the organisation's
+    MAX_OPEN_UPLOADS until they expired, which locked a bidder who had made a few mistakes out
+    of the resumable upload on the deadline day.
     """
     directory = _dir(ctx, upload_id)
     upload = await anyio.to_thread.run_sync(_read_meta, directory)
@@ -424,15 +433,21 @@ async def _complete_locked(
         if actual != upload.sha256:
             await anyio.to_thread.run_sync(_remove, directory)
             raise UploadHashMismatch(actual=actual, declared=upload.sha256)
-        bid, receipt, created = await submit_sealed_bid(
-            ctx, actor=actor, tender_id=upload.tender_id, lot_number=upload.lot,
-            package_path=directory / DATA,
-            # No note of the last byte only after a crash between the data and the note:
-            # then the bid counts as arriving now, never earlier than it did.
-            received_at=(datetime.fromisoformat(upload.last_byte_at) if upload.last_byte_at
-                         else ctx.clock.now()),
-            remote_addr=upload.last_addr or remote_addr,
-        )
+        try:
+            bid, receipt, created = await submit_sealed_bid(
+                ctx, actor=actor, tender_id=upload.tender_id, lot_number=upload.lot,
+                package_path=directory / DATA,
+                # No note of the last byte only after a crash between the data and the note:
+                # then the bid counts as arriving now, never earlier than it did.
+                received_at=(datetime.fromisoformat(upload.last_byte_at)
+                             if upload.last_byte_at else ctx.clock.now()),
+                remote_addr=upload.last_addr or remote_addr,
+            )
+        except DomainError:
+            # Refused (see complete): gone. Anything else (the database away) keeps the
+            # upload, to be completed again.
+            await anyio.to_thread.run_sync(_remove, directory)
+            raise
         # The bytes are in the blob store now; keep only the note that answers a retry.
         done = Upload(**{**asdict(upload), "bid_id": bid.id})
         await anyio.to_thread.run_sync(_write_meta, directory, done)

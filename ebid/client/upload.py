@@ -3,7 +3,8 @@
 The upload's id is kept beside the package (``PKG.upload.json``) so a run that dies, or a
 connection that drops, resumes from the offset the platform reports rather than from zero.
 The receipt is saved as ``PKG.receipt.p7m``; running ``submit`` again once it exists prints it
-instead of sending the package again.
+instead of sending the package again, once the platform confirms that the bid is still the
+current one (a withdrawn or replaced package is refused, as the platform would refuse it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from signing.receipts import BadReceipt, Receipt
 from signing.sealed.errors import BadSignature
 
 READ_SIZE = 1024 * 1024
+# A bid's status once it is no longer the current one: (English, Chinese) as refusals say it.
+_ENDED = {"withdrawn": ("withdrawn", "撤回"), "superseded": ("replaced", "被替换")}
 DEFAULT_CHUNK = 8 * 1024 * 1024
 
 
@@ -87,6 +90,7 @@ class Uploader:
             der = saved.read_bytes()
             receipt = read_receipt(der)
             if receipt.package_sha256 == sha256:
+                self._check_still_current(sha256)
                 return Outcome(der, receipt, saved, resent=False)
         answer = self._with_retries(lambda: self._upload(sha256, size))
         der = b64decode(answer.get("receipt"), "receipt")
@@ -98,6 +102,30 @@ class Uploader:
         write_private(saved, der)
         state_path(self.package).unlink(missing_ok=True)
         return Outcome(der, receipt, saved, resent=True)
+
+    def _check_still_current(self, sha256: str) -> None:
+        """Refuse a package the bidder withdrew or replaced since its receipt was saved.
+
+        Asked of the tender's own view (``mine.bids``); when the platform cannot be asked, the
+        saved receipt is shown as before: it proves receipt, not currency, either way.
+        """
+        try:
+            tender = self.api.get_json(f"/api/v1/tenders/{self.tender_id}")
+        except Refused:
+            return
+        mine = tender.get("mine") if isinstance(tender, dict) else None
+        bids = mine.get("bids") if isinstance(mine, dict) else None
+        for item in bids if isinstance(bids, list) else []:
+            if not isinstance(item, dict) or item.get("sha256") != sha256:
+                continue
+            status = item.get("status")
+            if status in _ENDED:
+                en, zh = _ENDED[status]
+                when = item.get("ended_at") or "?"
+                raise Refused(f"this package was {en} ({when}): a bid once {en} cannot be sent "
+                              "again; seal a new package",
+                              f"该投标文件已{zh}（{when}），不能再次提交；请重新封装投标文件")
+            return
 
     def _with_retries(self, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         failures = 0
@@ -126,6 +154,8 @@ class Uploader:
                 # resume from the offset it holds, as after a dropped connection.
                 raise Unreachable("the platform has not got every byte; resuming") from error
             if error.status != 404:
+                # Refused: the platform removed the upload with the package.
+                state_path(self.package).unlink(missing_ok=True)
                 raise
             # Expired, or completed by an attempt whose answer was lost: send it again; the
             # platform answers a re-sent current package with its original receipt.

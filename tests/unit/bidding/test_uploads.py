@@ -151,6 +151,25 @@ def test_a_refused_package_is_answered_like_the_one_shot_post(client, run, ctx, 
     assert refused.status_code == one_shot.status_code == 403  # certificate_not_the_bidders
     assert refused.json() == one_shot.json()
     assert run(Bid.all().count) == 0
+    assert api.get(f"/api/v1/uploads/{upload_id}").status_code == 404  # removed with it
+
+
+def test_refused_packages_do_not_use_up_the_unfinished_uploads(client, run, ctx, made,
+                                                               package):
+    api = factories.login(client, made.bidders[0], api=True)
+    foreign = factories.seal_bid(run, ctx, made.bidders[1], made.id, "11020000.00")
+    for _ in range(uploads.MAX_OPEN_UPLOADS + 1):
+        upload_id = _start(api, made.id, foreign).json()["upload_id"]
+        _put(api, upload_id, 0, foreign)
+        assert api.post(f"/api/v1/uploads/{upload_id}/complete").status_code == 403
+    upload_id = _start(api, made.id, package).json()["upload_id"]
+    _put(api, upload_id, 0, package)
+    assert api.post(f"/api/v1/uploads/{upload_id}/complete").status_code == 201
+    # Unfinished ones still count, and the refusal says how to go on.
+    for _ in range(uploads.MAX_OPEN_UPLOADS):
+        assert _start(api, made.id, foreign).status_code == 201
+    full = _start(api, made.id, foreign)
+    assert full.status_code == 400 and "POST .../bids" in full.json()["message"]
 
 
 def test_an_upload_is_its_starters_alone(client, made, package):

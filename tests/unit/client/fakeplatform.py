@@ -70,6 +70,7 @@ class Bid:
     package: bytes
     receipt: bytes
     decryption: str = "pending"
+    status: str = "submitted"  # or "withdrawn", "superseded"
 
 
 class Platform:
@@ -154,6 +155,12 @@ class Platform:
                 path = [bytes(32)] * max(len(path), 1)
             return 200, {"leaf_index": index, "tree_size": size,
                          "audit_path": [b64(h) for h in path]}
+        if route == f"tenders/{self.tender_id}" and method == "GET":
+            return 200, {"id": self.tender_id, "mine": {"bids": [
+                {"id": bid.id, "lot": bid.lot, "status": bid.status,
+                 "sha256": hashlib.sha256(bid.package).hexdigest(),
+                 "ended_at": None if bid.status == "submitted" else "2026-03-02T02:00:00Z"}
+                for bid in self.bids]}}
         if route == f"tenders/{self.tender_id}/opening":
             return 200, {"status": "opening", "mode": self.mode, "bids": [
                 {"bid_id": bid.id, "lot": bid.lot, "bidder": "华东建设",

@@ -217,6 +217,13 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     assert again.status == 0
     assert "already accepted" in again.out
     assert len(fake.bids) == 1
+    # ... unless the bid was withdrawn since: the platform would refuse it, and so does this
+    fake.bids[0].status = "withdrawn"
+    again = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
+                str(TENDER), "--lot", "2")
+    assert again.status == 1
+    assert "this package was withdrawn (2026-03-02T02:00:00Z)" in again.err
+    fake.bids[0].status = "submitted"
 
     # the receipt: pinned certificate, the package, the log with and without the log key
     checked = run("--server", url, "verify-receipt", str(receipt), "--package", str(package),
