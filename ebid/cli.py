@@ -62,9 +62,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("Demo data ready. Logins (username / password):")
     for role, username, password in logins:
         print(f"  {role:<11} {username:<16} {password}")
-    for line in describe(settings):
+    address = f"http://{args.host}:{args.port}"
+    default = "http://127.0.0.1:8000"
+    for line in describe(settings, None if address == default else address):
         print(line)
-    print(f"Serving on http://{args.host}:{args.port}/")
+    print(f"Serving on {address}/")
     _serve(settings, args.host, args.port)
     return 0
 

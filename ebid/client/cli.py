@@ -21,6 +21,7 @@ from ebid.client import credentials, machine, opening, platform, sealing, upload
 from ebid.client.errors import Refused, ServerRefused
 from ebid.client.http import Api
 from ebid.client.session import Store, home
+from signing.certificates import credit_code_of
 from signing.cms import sign_detached
 from signing.sealed import Signer
 from signing.sealed.keys import key_id
@@ -177,8 +178,14 @@ def cmd_manifest(args: argparse.Namespace) -> int:
 
 def cmd_seal(args: argparse.Namespace) -> int:
     declared = _declared(args)
-    holder = _holder(args.p12, args)
-    bidder_key = _encryption_key(args)
+    holder = _holder(_signing_p12(args, "the bid is signed with the company's signing "
+                                        "certificate", "投标文件须用单位的签名证书签名"), args)
+    if args.enc_p12 is not None:
+        encryption = _holder(args.enc_p12, args)
+        _check_pair(holder, encryption)
+        bidder_key: credentials.RecipientKey = credentials.encryption_key(encryption)
+    else:
+        bidder_key = _encryption_key(args)
     signature = None
     if args.signature is not None:
         try:
@@ -253,7 +260,7 @@ def cmd_verify_receipt(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _signing_p12(args: argparse.Namespace) -> Path:
+def _signing_p12(args: argparse.Namespace, why: str, why_zh: str) -> Path:
     """--p12, or the signing file beside --enc-p12 (``ebid pki issue`` writes OUT.p12 and
     OUT.enc.p12)."""
     if args.p12 is not None:
@@ -262,12 +269,25 @@ def _signing_p12(args: argparse.Namespace) -> Path:
         beside = args.enc_p12.with_name(args.enc_p12.name[: -len(".enc.p12")] + ".p12")
         if beside.exists():
             return beside
-    raise Refused("give --p12: the key is sent signed by the bid's signing certificate",
-                  "请给出 --p12：密钥须用投标签名证书签名后发送")
+    raise Refused(f"give --p12: {why}", f"请给出 --p12：{why_zh}")
+
+
+def _check_pair(signer: credentials.Holder, encryption: credentials.Holder) -> None:
+    """An encryption certificate must be the signing certificate's pair (the same company):
+    sealed to another company's key, the bid could only be opened by the officers, and in a
+    "both keys needed" tender not at all."""
+    mine = credit_code_of(signer.certificate)
+    theirs = credit_code_of(encryption.certificate)
+    if mine is not None and theirs != mine:
+        raise Refused(f"{encryption.path} is not this company's encryption certificate (its "
+                      f"credit code is {theirs or 'missing'}, the signing certificate's {mine})",
+                      f"{encryption.path} 不是本单位的加密证书（其统一社会信用代码为 "
+                      f"{theirs or '无'}，签名证书的为 {mine}）")
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
-    signer = _holder(_signing_p12(args), args)
+    signer = _holder(_signing_p12(args, "the key is sent signed by the bid's signing "
+                                        "certificate", "密钥须用投标签名证书签名后发送"), args)
     key = _encryption_key(args)
     results = opening.decrypt(_api(args), tender_id=args.tender, signer=signer, key=key,
                               package=args.package)

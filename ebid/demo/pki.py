@@ -114,23 +114,25 @@ def starts_before(at: datetime) -> datetime:
     return at - timedelta(days=3)
 
 
-def describe(settings: Settings) -> list[str]:
+def describe(settings: Settings, server: str | None = None) -> list[str]:
     """Lines for ``ebid demo`` to print (and its README.txt to hold): where the PKCS#12
-    files are and how to use them."""
+    files are and how to use them against ``server`` (the demo's address)."""
     directory = pki_dir(settings)
     if not directory.exists():
         return []
-    return _describe(directory.resolve())
+    return _describe(directory.resolve(), server)
 
 
-def _describe(directory: Path) -> list[str]:
+def _describe(directory: Path, server: str | None = None) -> list[str]:
     bidder, officer = BIDDERS[0].username, AGENCY[0]
     officers = ", ".join(f"{username}.enc.p12" for username, _ in OFFICERS)
+    # The client's default server is http://127.0.0.1:8000; a demo elsewhere must say so.
+    where = f"EBID_SERVER={server} " if server else ""
     return [
         f"Demo certificates (PKCS#12, password {P12_PASSWORD}) in {directory}/:",
         "  bidder1..bidder6: <bidder>.p12 (signing) and <bidder>.enc.p12 (encryption);",
         f"  opening officers: {officers} (their shares of each tender's opening key).",
-        f"  export EBID_P12_PASSWORD='{P12_PASSWORD}'",
+        f"  export {where}EBID_P12_PASSWORD='{P12_PASSWORD}'",
         f"  ebid-client login --p12 {directory}/{bidder}.p12 --no-browser",
         f"  ebid-client decrypt --tender T --enc-p12 {directory}/{bidder}.enc.p12",
         f"  ebid-client login --username {officer}   (password {AGENCY[1]})",

@@ -174,6 +174,29 @@ def test_seal_needs_a_login_for_the_fingerprint_key(run, platform, bidder: Holde
     assert not (tmp_path / "bid.sealed").exists()
 
 
+def test_seal_finds_the_signing_file_and_refuses_another_companys_pair(
+        run, platform, bidder: Holder, pki: DevPKI, files: list[Path], tmp_path: Path) -> None:
+    _, url = platform
+    assert login(run, url, bidder).status == 0
+    base = ("--lang", "en", "--server", url, "seal", "--tender", str(TENDER), "--lot", "2",
+            "--price", "1234567.50")
+    # No --p12: the signing file beside --enc-p12, as decrypt does (name.p12, name.enc.p12).
+    beside = run(*base, "--enc-p12", str(bidder.enc_p12), "-o", str(tmp_path / "a.sealed"),
+                 *map(str, files))
+    assert beside.status == 0, beside.err
+    lone = write(tmp_path / "lone.enc.p12", bidder.enc_p12.read_bytes())
+    missing = run(*base, "--enc-p12", str(lone), "-o", str(tmp_path / "b.sealed"),
+                  *map(str, files))
+    assert missing.status == 1 and "give --p12" in missing.err
+    assert "Traceback" not in missing.err
+    other = _holder(pki, tmp_path, "华西建设有限公司", kind="company")
+    foreign = run(*base, "--p12", str(bidder.p12), "--enc-p12", str(other.enc_p12),
+                  "-o", str(tmp_path / "c.sealed"), *map(str, files))
+    assert foreign.status == 1
+    assert "is not this company's encryption certificate" in foreign.err
+    assert not (tmp_path / "c.sealed").exists()
+
+
 def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[Path],
                                    items: Path, tmp_path: Path) -> None:
     fake, url = platform
