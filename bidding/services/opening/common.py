@@ -15,7 +15,7 @@ from bidding.services.common import audit
 from kernel.accounts.actor import SYSTEM
 from kernel.context import Context
 
-RECORD_FORMAT = "ebid-opening-record/1"
+RECORD_FORMAT = "ebid-opening-record/2"
 RESOLVED = frozenset({Decryption.DECRYPTED, Decryption.RECOVERED, Decryption.FAILED_BIDDER,
                       Decryption.FAILED_PLATFORM})
 OPENED_OK = frozenset({Decryption.DECRYPTED, Decryption.RECOVERED})

@@ -73,12 +73,13 @@ async def close(ctx: Context, tender: Tender, *, actor: Actor, now: datetime) ->
             })
     incidents = [{"bid_id": i.bid_id, "kind": i.kind, "detail": i.detail}
                  for i in await OpeningIncident.filter(tender_id=tender.id).order_by("id")]
+    receipts, deadline_size = await _receipts(ctx, tender, bids, rows)
     document = {
         "format": RECORD_FORMAT, "tender_id": tender.id, "tender_code": tender.code,
         "title": tender.title, "price_ceiling": str(tender.price_ceiling),
         "deadline_at": rfc3339(tender.deadline_at), "opened_at": rfc3339(now),
         "key_mode": tender.key_mode.value, "rows": rows, "incidents": incidents,
-        "failed_lots": failed_lots,
+        "failed_lots": failed_lots, "receipts": receipts, "deadline_tree_size": deadline_size,
     }
     content = canonical(document)
     signer = platform_keys.load(ctx.settings, now=now).receipt
@@ -105,6 +106,27 @@ async def close(ctx: Context, tender: Tender, *, actor: Actor, now: datetime) ->
                   f"有效投标人不足 {rules.min_bids} 家，依法流标"
                   + ("，招标人将依法重新招标。" if all_failed else "。")),
         )
+
+
+async def _receipts(ctx: Context, tender: Tender, bids: list[Bid], rows: list[dict[str, Any]],
+                    ) -> tuple[list[dict[str, Any]], int | None]:
+    """Every receipt the tender was given, superseded and withdrawn bids' too, by log index,
+    and the size of the head signed at its deadline: now that the tender is open, its entries
+    become attributable (docs/transparency-log.md). Anyone can then check each one's
+    inclusion in that head, and a bidder holding a receipt can look for it here; a receipt
+    missing from the list, or an entry the platform cannot account for, is evidence. Each
+    current bid's row gets its receipt's index."""
+    current = {hashlib.sha256(bytes(b.receipt)).hexdigest(): b.id for b in bids if b.receipt}
+    receipts = []
+    for entry in await receipts_log.tender_entries(ctx, tender_id=tender.id):
+        digest = hashlib.sha256(bytes(entry.receipt or b"")).hexdigest()
+        receipts.append({"log_index": entry.index, "receipt_sha256": digest,
+                         "bid_id": current.get(digest)})
+    index_of = {r["bid_id"]: r["log_index"] for r in receipts if r["bid_id"] is not None}
+    for row in rows:
+        row["log_index"] = index_of.get(row["bid_id"])
+    head = await receipts_log.tender_head(ctx, tender_id=tender.id, reason="deadline")
+    return receipts, head.tree_size if head is not None else None
 
 
 async def after_close(ctx: Context, tender: Tender, actor: Actor) -> None:

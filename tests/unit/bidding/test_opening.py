@@ -5,6 +5,8 @@ session's development PKI, submitted through the real intake service."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import shutil
 import subprocess
 from datetime import timedelta
@@ -44,6 +46,7 @@ from kernel.errors import TransitionNotAllowed
 from signing import cms
 from signing.models import HeadReason, OpeningShare, SignedHead
 from signing.opening_shares import NotTheShareHolder, ShareAlreadySubmitted
+from signing.receipts import Receipt
 from signing.sealed.errors import WrongDataKey
 from signing.shamir import ShareRefused
 
@@ -184,6 +187,37 @@ def test_prices_and_files_are_read_out_only_when_the_window_is_over(
                file_id=file_id).id == file_id
 
 
+def test_the_record_lists_every_receipt_of_the_tender_with_its_log_index(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    """After the opening the tender's log entries become attributable: the signed record
+    lists each receipt it was given (a replaced bid's too) by its index, and the size of the
+    head signed at the deadline, against which anyone can check their inclusion."""
+    made, _ = sealed_tender(run, ctx, clock, agency)
+    a = made.bidders[0]
+    first = run(Bid.get, id=made.bid_ids[a.username]).receipt
+    replaced_id, replacement = factories.submit_sealed(run, ctx, a, made.id, "10970000.00")
+    made.bid_ids[a.username] = replaced_id
+    start(run, ctx, clock, made)
+    for bidder in made.bidders:
+        factories.send_key(run, ctx, bidder, made.bid_ids[bidder.username])
+    record = run(OpeningRecord.get, tender_id=made.id)
+    content, _ = cms.verify_attached(bytes(record.signature), what="record")
+    document = json.loads(content)
+    listed = {r["receipt_sha256"]: r for r in document["receipts"]}
+    assert len(listed) == 4
+    old = listed[hashlib.sha256(bytes(first)).hexdigest()]
+    assert old["bid_id"] is None  # replaced: listed, but no current bid
+    new = listed[hashlib.sha256(replacement).hexdigest()]
+    assert new["bid_id"] == replaced_id
+    assert new["log_index"] == Receipt.from_json(
+        cms.verify_attached(replacement, what="receipt")[0]).log_index
+    for row in document["rows"]:
+        receipt = run(Bid.get, id=row["bid_id"]).receipt
+        assert listed[hashlib.sha256(bytes(receipt)).hexdigest()]["log_index"] == row["log_index"]
+    assert document["deadline_tree_size"] > max(r["log_index"] for r in document["receipts"])
+
+
 def test_the_opening_record_verifies_with_openssl(
     run: Any, ctx: Any, clock: Any, agency: factories.Account, tmp_path: Path
 ) -> None:
@@ -202,7 +236,7 @@ def test_the_opening_record_verifies_with_openssl(
         capture_output=True, check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
-    assert b'"format":"ebid-opening-record/1"' in result.stdout
+    assert b'"format":"ebid-opening-record/2"' in result.stdout
     assert made.bidders[0].org_name.encode() in result.stdout
 
 
