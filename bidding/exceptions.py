@@ -15,6 +15,7 @@ __all__ = [
     "DocumentsRequired",
     "InvalidInput",
     "KeyNotExpected",
+    "NotABidder",
     "NotAllowedForTender",
     "NotFound",
     "NotInvited",
@@ -60,6 +61,12 @@ class TooEarly(DomainError):
     code = "too_early"
     zh = "尚未到{what}的时间（{when}）"
     en = "It is too early to {what_en} (from {when})"
+
+
+class NotABidder(PermissionDenied):
+    code = "not_a_bidder"
+    zh = "只有递交了投标文件的投标人可以对开标提出异议（《招标投标法实施条例》第四十四条）"
+    en = "Only a bidder whose bid was opened here may object at the opening (Regulations art. 44)"
 
 
 class NotRegistered(DomainError):

@@ -11,6 +11,7 @@ from bidding.exceptions import (
     AlreadyRegistered,
     BidNotFound,
     InvalidInput,
+    NotABidder,
     NotRegistered,
     ObjectionWindowClosed,
 )
@@ -165,7 +166,11 @@ async def raise_objection(
             )
         elif stage_value == ObjectionStage.OPENING:
             states.check_allowed(tender.status, "object_opening")
-            await _registration(tender_id, org_id)
+            # Art. 44: the bidders object at the opening. A company that registered and did
+            # not bid may not, and its objection would reveal that it had registered.
+            if not await Bid.filter(tender_id=tender_id, organization_id=org_id,
+                                    status=BidStatus.SUBMITTED).exists():
+                raise NotABidder()
         else:
             states.check_allowed(tender.status, "object_candidates")
             await _registration(tender_id, org_id)

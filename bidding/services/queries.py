@@ -248,7 +248,8 @@ class TenderView:
             allowed.update({"submit_bid", "ask"})
         if self.viewer_is_bidder and status in states.ALLOWED_IN["object_documents"]:
             allowed.add("object_documents")
-        if self.my_registration is not None and status in states.ALLOWED_IN["object_opening"]:
+        if (any(b.status == BidStatus.SUBMITTED for b in self.my_bids)
+                and status in states.ALLOWED_IN["object_opening"]):
             allowed.add("object_opening")
         if self.my_registration is not None and status == TenderStatus.PUBLICITY:
             allowed.add("object_candidates")

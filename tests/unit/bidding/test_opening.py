@@ -23,6 +23,7 @@ from bidding.exceptions import (
     BidNotFound,
     DecryptionWindowClosed,
     KeyNotExpected,
+    NotABidder,
     OpenedFilesWithheld,
     SharesTooEarly,
 )
@@ -216,6 +217,27 @@ def test_the_record_lists_every_receipt_of_the_tender_with_its_log_index(
         receipt = run(Bid.get, id=row["bid_id"]).receipt
         assert listed[hashlib.sha256(bytes(receipt)).hexdigest()]["log_index"] == row["log_index"]
     assert document["deadline_tree_size"] > max(r["log_index"] for r in document["receipts"])
+
+
+def test_only_bidders_object_at_the_opening(
+    run: Any, ctx: Any, clock: Any, agency: factories.Account
+) -> None:
+    """Art. 44: the bidders object at the opening. A registered company without a bid may
+    not: its name on the opening page would reveal that it registered."""
+    made, _ = sealed_tender(run, ctx, clock, agency)
+    onlooker = factories.make_bidder(run, ctx, "onlooker")
+    factories.register(run, ctx, onlooker, made.id)
+    start(run, ctx, clock, made)
+    text = "开标程序有异议，请当场说明解密的安排。"
+    with pytest.raises(NotABidder):
+        run(services.raise_objection, ctx, actor=onlooker.actor, tender_id=made.id,
+            stage="opening", text=text)
+    view = run(queries.tender_view, onlooker.actor, made.id)
+    assert "object_opening" not in view.actions
+    bidder = made.bidders[0]
+    run(services.raise_objection, ctx, actor=bidder.actor, tender_id=made.id,
+        stage="opening", text=text)
+    assert "object_opening" in run(queries.tender_view, bidder.actor, made.id).actions
 
 
 def test_the_opening_record_verifies_with_openssl(
