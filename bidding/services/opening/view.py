@@ -13,6 +13,7 @@ from bidding.models import (
     Bid,
     BidFile,
     BidStatus,
+    Lot,
     Objection,
     ObjectionStage,
     OpeningIncident,
@@ -56,6 +57,7 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
         "shares": {"submitted": count.submitted if not sealed else 0,
                    "threshold": count.threshold},
         "record": None, "prices_withheld": tender.status == TenderStatus.OPENING,
+        "failed_lots": [],
     }
     if sealed:
         return out
@@ -100,6 +102,9 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
     if record is not None:
         out["record"] = {"sha256": record.sha256, "rows": record.rows,
                          "signed": record.signature is not None}
+        # The lots that failed at the opening (流标: fewer opened bids than the minimum).
+        out["failed_lots"] = list(await Lot.filter(tender_id=tender.id, failed=True).order_by(
+            "number").values_list("number", flat=True))
     return out
 
 

@@ -155,7 +155,7 @@ def test_either_mode_keys_a_wrong_key_then_the_officers_recover_the_silent_bid(
 
 
 def test_prices_and_files_are_read_out_only_when_the_window_is_over(
-    run: Any, ctx: Any, clock: Any, agency: factories.Account
+    client: Any, run: Any, ctx: Any, clock: Any, agency: factories.Account
 ) -> None:
     """A bidder whose bid is still sealed must not see its rivals' prices, or it could let
     its own bid fail after reading them; insiders see no more meanwhile."""
@@ -178,10 +178,16 @@ def test_prices_and_files_are_read_out_only_when_the_window_is_over(
     assert [row["price"] for row in detail.bids_by_lot[1]] == [None, None, None]
     with pytest.raises(OpenedFilesWithheld):
         run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid, file_id=file_id)
+    live = factories.login(client, b).get(f"/tenders/{made.id}/opening")
+    assert 'id="prices-withheld"' in live.text and "10,980,000.00" not in live.text
 
     clock.advance(minutes=30)
     run(services.advance_due, ctx)
     assert run(Tender.get, id=made.id).status == TenderStatus.FAILED  # one valid bid: 流标
+    assert run(services.opening_view, ctx, actor=b.actor, tender_id=made.id)["failed_lots"] == [1]
+    page = factories.login(client, agency).get(f"/tenders/{made.id}/opening")
+    assert page.status_code == 200
+    assert "第 1 标段流标" in page.text and 'id="prices-withheld"' not in page.text
     assert prices(b)[a_bid] == (PRICES[0], 0)
     assert prices(agency)[a_bid] == (PRICES[0], 1)
     assert run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid,
