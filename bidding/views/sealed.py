@@ -54,8 +54,9 @@ async def submit(request: Request) -> Response:
         )
     finally:
         await anyio.to_thread.run_sync(received.path.unlink, True)
+    await bid.fetch_related("tender")
     return request.app.state.templates.TemplateResponse(request, TEMPLATE, {
-        "tender_id": _id(request), "bid": bid, "created": created,
+        "tender_id": _id(request), "tender": bid.tender, "bid": bid, "created": created,
         "fields": receipt_fields(der),
     }, status_code=201 if created else 200)
 
@@ -64,8 +65,9 @@ async def show_receipt(request: Request) -> Response:
     bid = await services.sealed_bid_for_owner(
         request.app.state.ctx, actor=actor_of(request), tender_id=_id(request),
         bid_id=_id(request, "bid_id"))
+    await bid.fetch_related("tender")
     return request.app.state.templates.TemplateResponse(request, TEMPLATE, {
-        "tender_id": _id(request), "bid": bid, "created": False,
+        "tender_id": _id(request), "tender": bid.tender, "bid": bid, "created": False,
         "fields": receipt_fields(bytes(bid.receipt or b"")),
     })
 

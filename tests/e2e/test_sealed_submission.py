@@ -8,6 +8,7 @@ from typing import Any
 
 import factories
 
+from bidding.models import Tender
 from signing import keys as platform_keys
 from signing.receipts import verify_receipt
 
@@ -94,6 +95,10 @@ def test_the_bid_page_takes_a_sealed_package_and_shows_the_receipt(
     fields = answer.context["fields"]
     assert fields["package_sha256"] == hashlib.sha256(package).hexdigest()
     bid_id = answer.context["bid"].id
+    tender = run(Tender.get, id=made.id)
+    assert f"{tender.code} · {tender.title}" in answer.text  # the tender, not only its id
+    shown = browser.get(f"/tenders/{made.id}/bids/{bid_id}/receipt?lang=en")
+    assert f"{tender.code} · {tender.title}" in shown.text and "（" not in shown.text
     p7m = browser.get(f"/tenders/{made.id}/bids/{bid_id}/receipt.p7m")
     assert p7m.status_code == 200 and p7m.content == bytes(answer.context["bid"].receipt)
     again = browser.get(f"/tenders/{made.id}")
