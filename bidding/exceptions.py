@@ -9,6 +9,7 @@ from kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 __all__ = [
     "AlreadyRegistered",
     "BadKeySignature",
+    "BidNotCurrent",
     "BidNotFound",
     "DeadlinePassed",
     "DecryptionWindowClosed",
@@ -61,6 +62,12 @@ class TooEarly(DomainError):
     code = "too_early"
     zh = "尚未到{what}的时间（{when}）"
     en = "It is too early to {what_en} (from {when})"
+
+
+class BidNotCurrent(DomainError):
+    code = "bid_not_current"
+    zh = "该投标文件已{status_zh}（{when}），不是当前的投标文件"
+    en = "That bid was {status} on {when}: it is not the current bid"
 
 
 class NotABidder(PermissionDenied):

@@ -130,8 +130,8 @@ async def bid_withdraw(request: Request) -> Response:
       200: {description: The withdrawn bid}
       401: {description: "login_required: no or expired token"}
       403: {description: "permission_denied: not a bidder"}
-      404: {description: "bid_not_found: no current bid of yours with that id"}
-      409: {description: "deadline_passed; transition_not_allowed"}
+      404: {description: "bid_not_found: no bid of yours with that id"}
+      409: {description: "deadline_passed; transition_not_allowed; bid_not_current"}
     """
     bid = await services.withdraw_bid(
         _ctx(request), actor=actor_of(request), tender_id=_path_id(request),

@@ -9,6 +9,7 @@ from bidding import rules as statute
 from bidding import states
 from bidding.exceptions import (
     AlreadyRegistered,
+    BidNotCurrent,
     BidNotFound,
     InvalidInput,
     NotABidder,
@@ -30,6 +31,7 @@ from bidding.services.common import (
     audit,
     check_deadline,
     hide_draft,
+    local,
     lock_tender,
     require_bidder,
     require_invited,
@@ -125,8 +127,13 @@ async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: in
         bid = await Bid.filter(
             id=bid_id, tender_id=tender_id, organization_id=org_id
         ).select_for_update().first()
-        if bid is None or bid.status != BidStatus.SUBMITTED:
+        if bid is None:
             raise BidNotFound()
+        if bid.status != BidStatus.SUBMITTED:
+            raise BidNotCurrent(
+                status="withdrawn" if bid.status == BidStatus.WITHDRAWN else "replaced",
+                status_zh="撤回" if bid.status == BidStatus.WITHDRAWN else "被替换",
+                when=local(ctx, bid.ended_at) if bid.ended_at else "?")
         bid.status = BidStatus.WITHDRAWN
         bid.ended_at = now
         await bid.save(update_fields=["status", "ended_at"])
@@ -134,6 +141,7 @@ async def withdraw_bid(ctx: Context, *, actor: Actor, tender_id: int, bid_id: in
             ctx, actor=actor, action="bidding:bid:withdrawn", tender_id=tender_id,
             object_type="bid", object_id=bid.id, sealed=True,
         )
+    await bid.fetch_related("lot")  # its answer names the lot
     return bid
 
 

@@ -305,7 +305,13 @@ def test_tender_lifecycle_over_the_api(client: TestClient, run: Any, ctx: Any,
     extra = ok(bid(run, ctx, client, b4, tid, 1, "11000000.00", "孙工"), 201)
     withdrawn = ok(client.post(f"/api/v1/tenders/{tid}/bids/{extra['bid_id']}/withdraw",
                                headers=b4.auth))
-    assert withdrawn["status"] == "withdrawn"
+    assert withdrawn["status"] == "withdrawn" and withdrawn["lot"] == 1
+    again = client.post(f"/api/v1/tenders/{tid}/bids/{extra['bid_id']}/withdraw",
+                        headers=b4.auth)
+    assert again.status_code == 409 and again.json()["error"] == "bid_not_current"
+    assert "withdrawn on 2026-03-22" in client.post(
+        f"/api/v1/tenders/{tid}/bids/{extra['bid_id']}/withdraw",
+        headers={**b4.auth, "accept-language": "en"}).json()["message"]
 
     # Sealed until the opening: nobody but the bidder itself learns who or how many.
     for viewer, others in (
