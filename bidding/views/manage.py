@@ -6,6 +6,8 @@ redirects back to the tender page with a ``done`` code the page turns into a mes
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,7 +27,10 @@ def _id(request: Request, key: str = "tender_id") -> int:
     return forms.path_id(request, key)
 
 
-def _back(tender_id: int, done: str) -> Response:
+def _back(tender_id: int, done: str, form: Any = None) -> Response:
+    # The opening page's objection forms say so: back to the opening, not the tender page.
+    if form is not None and forms.text(form, "from") == "opening":
+        return redirect(f"/tenders/{tender_id}/opening?done={done}#objections")
     return redirect(f"/tenders/{tender_id}?done={done}#{done}")
 
 
@@ -173,7 +178,7 @@ async def answer_objection(request: Request) -> Response:
         _ctx(request), actor=actor_of(request), tender_id=_id(request),
         objection_id=_id(request, "objection_id"), answer=forms.text(form, "answer"),
     )
-    return _back(_id(request), "answered")
+    return _back(_id(request), "answered", form)
 
 
 async def award(request: Request) -> Response:
@@ -241,7 +246,7 @@ async def object_(request: Request) -> Response:
         _ctx(request), actor=actor_of(request), tender_id=_id(request),
         stage=forms.text(form, "stage"), text=forms.text(form, "text"),
     )
-    return _back(_id(request), "objected")
+    return _back(_id(request), "objected", form)
 
 
 # The centre admin's opening rooms.

@@ -193,6 +193,11 @@ def cmd_seal(args: argparse.Namespace) -> int:
         except OSError as error:
             raise Refused(f"cannot read {args.signature}: {error.strerror}",
                           f"无法读取 {args.signature}：{error.strerror}") from error
+        if signature.lstrip().startswith(b"-----BEGIN"):
+            raise Refused(f"{args.signature} is PEM: give the signature in DER "
+                          "(openssl cms -sign ... -outform DER)",
+                          f"{args.signature} 是 PEM 格式：请给出 DER 格式的签名"
+                          "（openssl cms -sign ... -outform DER）")
     api = _api(args)
     tender = platform.opening_key(api, declared.tender_id)
     bid = sealing.bid_fields(declared, _fingerprint(api, args))

@@ -661,8 +661,8 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             objection.get_by_label("当场答复").fill(
                 "解密截止前未提交密钥的，按投标人原因解密失败处理，视为撤销投标文件。")
             objection.get_by_role("button", name="答复异议", exact=True).click()
-            expect(live).to_have_url(re.compile(r"done=answered"))
-            live.goto(opening_url)  # the answer leads to the tender page: back to the opening
+            # The answer leads back to the opening page, at its objections.
+            expect(live).to_have_url(re.compile(r"/opening\?done=answered#objections$"))
             objection = live.locator(".panel", has_text="尚未解密，请说明如何处理")
             expect(objection).to_contain_text("视为撤销投标文件")
             shot(live, "opening-objection-answered")

@@ -423,6 +423,14 @@ def test_manifest_signed_with_openssl_is_sealed(run, platform, bidder: Holder,
     assert result.status == 1
     assert not (tmp_path / "other.sealed").exists()
     assert inspect(package.open("rb")).signer == bidder.pair.signing.certificate
+    # the same signature as PEM: named for what it is
+    subprocess.run(["openssl", "cms", "-sign", "-binary", "-outform", "PEM", "-signer",
+                    str(cert), "-inkey", str(key), "-in", str(manifest), "-out",
+                    str(tmp_path / "manifest.pem")], check=True)
+    result = run("--lang", "en", "--server", url, "seal", *options, "--p12", str(bidder.p12),
+                 "--enc-p12", str(bidder.enc_p12), "--signature", str(tmp_path / "manifest.pem"),
+                 "-o", str(tmp_path / "pem.sealed"), *map(str, files))
+    assert result.status == 1 and "is PEM: give the signature in DER" in result.err
 
 
 @pytest.mark.parametrize("argv", [
