@@ -65,8 +65,11 @@ def test_an_opening_from_the_deadline_to_the_signed_record(
     wrong = send(b, data_key=bytes(32))
     assert wrong.status_code == 400 and wrong.json()["error"] == "wrong_data_key"
     assert send(b).json()["decryption"] == "decrypted"
+    # Prices are read out when the window is over: meanwhile each bidder sees its own.
     seen = {x["bidder"]: x for x in api[c.username].get(opening_url).json()["bids"]}
-    assert seen[a.org_name]["price"] == PRICES[0] and seen[c.org_name]["price"] is None
+    assert seen[a.org_name]["price"] is None and seen[c.org_name]["price"] is None
+    own = {x["bidder"]: x for x in api[a.username].get(opening_url).json()["bids"]}
+    assert own[a.org_name]["price"] == PRICES[0] and own[b.org_name]["price"] is None
 
     # C objects on the opening page; the agency answers there.
     browser_c = factories.login(client, c)
@@ -101,6 +104,8 @@ def test_an_opening_from_the_deadline_to_the_signed_record(
     done = api[c.username].get(opening_url).json()
     assert done["status"] == "opened"
     assert {x["bidder"]: x["decryption"] for x in done["bids"]}[c.org_name] == "recovered"
+    assert {x["bidder"]: x["price"] for x in done["bids"]} == {
+        who.org_name: price for who, price in zip(bidders, PRICES, strict=True)}
     assert len(done["record"]["rows"]) == 3
 
     # The signed record, public, and what the page links to.
