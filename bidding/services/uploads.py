@@ -45,6 +45,7 @@ from kernel.context import Context
 from kernel.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from kernel.files import fsync_dir
 from kernel.storage import limit_mb
+from signing.exceptions import ChainRejected, CrlInvalid, CrlMissing, CrlOutOfDate, UnknownIssuer
 
 __all__ = [
     "MAX_OPEN_UPLOADS",
@@ -68,6 +69,8 @@ META, DATA = "meta.json", "data"
 # Uploads one organisation may have open at once: enough for every lot of a tender, not
 # enough to fill the disk with abandoned parts.
 MAX_OPEN_UPLOADS = 20
+# Refusals at complete that are not about the package's bytes: the upload stays (see complete).
+KEEP_UPLOAD_ON = (CrlMissing, CrlOutOfDate, CrlInvalid, UnknownIssuer, ChainRejected)
 _ID = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _WRITE = 1 << 20  # gather this much before a write to the part file
@@ -394,7 +397,8 @@ async def complete(
     already checked everything the bidder could mend (registration, lot, deadline), so the
     refusal is about these bytes, and kept they would count against the organisation's
     MAX_OPEN_UPLOADS until they expired, which locked a bidder who had made a few mistakes out
-    of the resumable upload on the deadline day.
+    of the resumable upload on the deadline day. Except KEEP_UPLOAD_ON: refusals caused by the
+    platform's trust store, which the centre mends (a CRL out of date) while the upload waits.
     """
     directory = _dir(ctx, upload_id)
     upload = await anyio.to_thread.run_sync(_read_meta, directory)
@@ -443,10 +447,14 @@ async def _complete_locked(
                              if upload.last_byte_at else ctx.clock.now()),
                 remote_addr=upload.last_addr or remote_addr,
             )
-        except DomainError:
-            # Refused (see complete): gone. Anything else (the database away) keeps the
-            # upload, to be completed again.
-            await anyio.to_thread.run_sync(_remove, directory)
+        except DomainError as refusal:
+            # Refused for these bytes (see complete): gone. Kept when the refusal may pass
+            # without them changing, so the bid can still be completed with the time its last
+            # byte arrived: the platform's own trust store (a CA's CRL out of date or missing,
+            # an issuer the centre is still setting up), or anything not a refusal at all
+            # (the database away).
+            if not isinstance(refusal, KEEP_UPLOAD_ON):
+                await anyio.to_thread.run_sync(_remove, directory)
             raise
         # The bytes are in the blob store now; keep only the note that answers a retry.
         done = Upload(**{**asdict(upload), "bid_id": bid.id})

@@ -154,8 +154,9 @@ class Uploader:
                 # resume from the offset it holds, as after a dropped connection.
                 raise Unreachable("the platform has not got every byte; resuming") from error
             if error.status != 404:
-                # Refused: the platform removed the upload with the package.
-                state_path(self.package).unlink(missing_ok=True)
+                # Kept: a next run asks the platform, which has removed the upload with a
+                # refused package (and answers 404: a new upload) or kept it (a refusal that
+                # may pass, 409 upload_busy, 429): it resumes.
                 raise
             # Expired, or completed by an attempt whose answer was lost: send it again; the
             # platform answers a re-sent current package with its original receipt.

@@ -20,6 +20,7 @@ import pytest
 from bidding.models import Bid
 from bidding.services import uploads
 from signing.cms import verify_attached
+from signing.exceptions import CrlOutOfDate
 from signing.receipts import Receipt
 
 
@@ -152,6 +153,27 @@ def test_a_refused_package_is_answered_like_the_one_shot_post(client, run, ctx, 
     assert refused.json() == one_shot.json()
     assert run(Bid.all().count) == 0
     assert api.get(f"/api/v1/uploads/{upload_id}").status_code == 404  # removed with it
+
+
+def test_a_refusal_the_centre_mends_keeps_the_upload(client, run, ctx, made, package,
+                                                    monkeypatch):
+    """A CA's CRL out of date is the platform's to mend: the upload waits, and completes
+    afterwards with the time its last byte arrived."""
+    api = factories.login(client, made.bidders[0], api=True)
+    upload_id = _start(api, made.id, package).json()["upload_id"]
+    _put(api, upload_id, 0, package)
+    real = uploads.submit_sealed_bid
+
+    async def crl_expired(*args: Any, **kwargs: Any) -> Any:
+        raise CrlOutOfDate(issuer="CN=某CA", next_update="2026-03-01 00:00:00 UTC",
+                           subject="CN=投标人")
+
+    monkeypatch.setattr(uploads, "submit_sealed_bid", crl_expired)
+    refused = api.post(f"/api/v1/uploads/{upload_id}/complete")
+    assert refused.status_code == 400 and refused.json()["error"] == "crl_out_of_date"
+    assert api.get(f"/api/v1/uploads/{upload_id}").json()["offset"] == len(package)
+    monkeypatch.setattr(uploads, "submit_sealed_bid", real)
+    assert api.post(f"/api/v1/uploads/{upload_id}/complete").status_code == 201
 
 
 def test_refused_packages_do_not_use_up_the_unfinished_uploads(client, run, ctx, made,
