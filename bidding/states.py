@@ -50,7 +50,8 @@ ALLOWED_IN: dict[str, frozenset[S]] = {
 }
 
 # Before this, who registered or bid (and how many) is sealed. From OPENING on who bid is
-# public (the opening page lists the bidders); each price only once its bid is decrypted.
+# public (the opening page lists the bidders); the prices once the decryption window is over
+# (bidding.services.opening.view).
 SEALED_STATES = frozenset({S.DRAFT, S.PUBLISHED, S.SUSPENDED})
 
 

@@ -23,7 +23,8 @@ async def opening_status(request: Request) -> Response:
     ---
     summary: The opening's live state (the opening page polls it)
     description: Before the opening nothing about the bids. From OPENING on every bidder's
-      name and decryption state; a price only once its bid is decrypted or recovered.
+      name and decryption state; the prices once the decryption window is over (a bidder's
+      own as soon as its bid is opened).
     tags: [opening]
     parameters:
       - {name: tender_id, in: path, required: true, schema: {type: integer}}

@@ -2,8 +2,9 @@
 
 Why plain dataclasses. Higher packages must not import bidding's models (the layering test
 holds them to services), and an analysis must not be able to change a bid by accident: it
-gets copies, never rows. Nothing here is shown to a bidder; only bids of tenders past their
-opening are ever returned, so the sealing rules of docs/lifecycle.md are not at stake.
+gets copies, never rows. Nothing here is shown to a bidder; only bids of tenders whose
+opening has ended (decryption window over, prices read out) are ever returned, so the sealing
+rules of docs/lifecycle.md are not at stake.
 """
 
 from __future__ import annotations
@@ -102,7 +103,10 @@ async def opened_bids_for_analysis(tender_id: int) -> OpenedTender:
     """The current bids of an opened tender with their bidders, manifests and files, and the
     tender documents (latest version first). TenderNotFound while the tender is still sealed."""
     tender = await Tender.get_or_none(id=tender_id)
-    if tender is None or tender.status == TenderStatus.DRAFT or states.is_sealed(tender.status):
+    # Not during the decryption window either: the prices of the bids opened so far are not
+    # read out yet (bidding.services.opening.view).
+    if (tender is None or tender.status in (TenderStatus.DRAFT, TenderStatus.OPENING)
+            or states.is_sealed(tender.status)):
         raise TenderNotFound()
     documents = await TenderDocument.filter(tender_id=tender_id).order_by("-version")
     bids = await Bid.filter(tender_id=tender_id, status=BidStatus.SUBMITTED).prefetch_related(

@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from bidding import search, states
-from bidding.exceptions import NotFound, TenderNotFound
+from bidding.exceptions import NotFound, OpenedFilesWithheld, TenderNotFound
 from bidding.models import (
     Award,
     Bid,
@@ -356,19 +356,25 @@ async def _registrations(tender: Tender) -> list[dict[str, Any]]:
 
 
 async def _current_bids(tender: Tender) -> dict[int, list[dict[str, Any]]]:
+    """The current bids by lot, cheapest first, for the agency's ranking form and the API.
+
+    Nothing while the decryption window runs: not even the order, which would tell the
+    cheapest opened bid before the prices are read out (bidding.services.opening.view). Sorted
+    here, not by the database: SQLite keeps a decimal as text, whose order is not the price's.
+    """
+    if tender.status == TenderStatus.OPENING:
+        return {}
     bids = await Bid.filter(tender_id=tender.id, status=BidStatus.SUBMITTED).prefetch_related(
         "lot"
-    ).order_by("price")
+    ).order_by("submitted_at", "id")
+    bids.sort(key=lambda b: (b.price is None, b.price or 0))
     orgs = await accounts.organizations_by_ids({b.organization_id for b in bids})
-    # A bid has no price until it is decrypted; and while the decryption window runs, no
-    # opened bid's price is read out either (bidding.services.opening.view says why).
-    withheld = tender.status == TenderStatus.OPENING
     out: dict[int, list[dict[str, Any]]] = {}
     for b in bids:
-        price = None if withheld else b.price
         out.setdefault(b.lot.number, []).append(
-            {"id": b.id, "name": orgs[b.organization_id].name, "price": price,
-             "valid": price is not None and price <= tender.price_ceiling}
+            # A bid has no price until it is decrypted (bidding.services.opening).
+            {"id": b.id, "name": orgs[b.organization_id].name, "price": b.price,
+             "valid": b.price is not None and b.price <= tender.price_ceiling}
         )
     return out
 
@@ -409,7 +415,9 @@ async def document_for_public(tender_id: int, document_id: int) -> TenderDocumen
 
 
 async def bid_for_owner(actor: Actor, bid_id: int) -> Bid:
-    """A bid file, for the bidder who submitted it, or for insiders after the opening."""
+    """A bid file, for the bidder who submitted it, or for insiders once the opening has
+    ended: not during the decryption window, when officers holding enough key shares could
+    open a rival's package offline before the prices are read out."""
     bid = await Bid.get_or_none(id=bid_id).prefetch_related("tender")
     if bid is None:
         raise TenderNotFound()
@@ -417,6 +425,9 @@ async def bid_for_owner(actor: Actor, bid_id: int) -> Bid:
     insider = actor.has(Role.SUPERVISOR) or (
         actor.has(Role.AGENCY) and actor.organization_id == bid.tender.agency_id
     )
-    if not own and not (insider and not states.is_sealed(bid.tender.status)):
+    status = bid.tender.status
+    if not own and not (insider and not states.is_sealed(status)):
         raise TenderNotFound()
+    if not own and status == TenderStatus.OPENING:
+        raise OpenedFilesWithheld()
     return bid

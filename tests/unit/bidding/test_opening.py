@@ -26,6 +26,7 @@ from bidding.exceptions import (
     NotABidder,
     OpenedFilesWithheld,
     SharesTooEarly,
+    TenderNotFound,
 )
 from bidding.models import (
     Bid,
@@ -40,8 +41,8 @@ from bidding.models import (
     Tender,
     TenderStatus,
 )
+from bidding.services import analysis, queries
 from bidding.services import opening as opening_services
-from bidding.services import queries
 from kernel.audit.models import AuditEvent
 from kernel.errors import TransitionNotAllowed
 from signing import cms
@@ -175,9 +176,19 @@ def test_prices_and_files_are_read_out_only_when_the_window_is_over(
     assert prices(agency)[a_bid] == (None, 0)
     assert run(services.opening_view, ctx, actor=b.actor, tender_id=made.id)["prices_withheld"]
     detail = run(queries.tender_view, agency.actor, made.id)
-    assert [row["price"] for row in detail.bids_by_lot[1]] == [None, None, None]
+    assert detail.bids_by_lot == {}  # not even their order, cheapest first
+    api = factories.login(client, agency, api=True).get(f"/api/v1/tenders/{made.id}").json()
+    assert not api.get("bids_by_lot")
+    supervisor = factories.make_supervisor(run, ctx)
+    assert run(services.opening_view, ctx, actor=supervisor.actor,
+               tender_id=made.id)["bids"][0]["price"] is None
     with pytest.raises(OpenedFilesWithheld):
         run(opening_services.opened_file, ctx, actor=agency.actor, bid_id=a_bid, file_id=file_id)
+    # ... nor the sealed package, which officers holding enough shares could open offline
+    package = factories.login(client, agency).get(f"/bids/{a_bid}/file")
+    assert package.status_code == 409
+    with pytest.raises(TenderNotFound):  # nor the collusion analysis, until the read-out
+        run(analysis.opened_bids_for_analysis, made.id)
     live = factories.login(client, b).get(f"/tenders/{made.id}/opening")
     assert 'id="prices-withheld"' in live.text and "10,980,000.00" not in live.text
 
