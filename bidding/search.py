@@ -140,6 +140,8 @@ def _sqlite_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]
     existing = " UNION ALL ".join(f"SELECT id AS row_id, {c} AS v FROM {source}"
                                   for c in columns)
     cols = ", ".join(columns)
+    # Only when an indexed column changed: a tender's every transition saves all its columns.
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in columns)
     return [
         f"CREATE TABLE IF NOT EXISTS {table} (gram TEXT NOT NULL, {key} INTEGER NOT NULL, "
         f"PRIMARY KEY (gram, {key})) WITHOUT ROWID",
@@ -148,7 +150,8 @@ def _sqlite_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]
         f"{_sqlite_grams(table, key, new)}; END",
         f"CREATE TRIGGER IF NOT EXISTS {table}_ad AFTER DELETE ON {source} BEGIN "
         f"DELETE FROM {table} WHERE {key} = old.id; END",
-        f"CREATE TRIGGER IF NOT EXISTS {table}_au AFTER UPDATE OF {cols} ON {source} BEGIN "
+        f"CREATE TRIGGER IF NOT EXISTS {table}_au AFTER UPDATE OF {cols} ON {source} "
+        f"WHEN {changed} BEGIN "
         f"DELETE FROM {table} WHERE {key} = old.id; {_sqlite_grams(table, key, new)}; END",
         # Rows there before the table was made (the migration), or while a rebuilt table had
         # lost its triggers: INSERT OR IGNORE leaves rows already indexed as they are.
@@ -156,26 +159,32 @@ def _sqlite_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]
     ]
 
 
-def _postgres_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...]) -> list[str]:
+def _postgres_gram_ddl(table: str, source: str, key: str, columns: tuple[str, ...],
+                       schema: str) -> list[str]:
     function = f"{table}_sync"
     values = ", ".join(f"NEW.{c}" for c in columns)
     cols = ", ".join(columns)
+    # Only when an indexed column changed: a tender's every transition saves all its columns.
+    changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
     return [
         f"CREATE TABLE IF NOT EXISTS {table} (gram TEXT NOT NULL, "
         f"{key} INTEGER NOT NULL REFERENCES {source} (id) ON DELETE CASCADE, "
         f"PRIMARY KEY (gram, {key}))",
         f"CREATE INDEX IF NOT EXISTS {table}_{key} ON {table} ({key})",
-        # SET search_path FROM CURRENT: the function finds the tables of the schema it was
-        # made in, whatever the search_path of the session that fires it.
+        # The schema it was made in, named: the function finds its tables whatever the
+        # search_path of the session that fires it.
         f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
-        f"SET search_path FROM CURRENT AS $$ BEGIN "
+        f"SET search_path = {_quoted(schema)} AS $$ BEGIN "
         f"IF TG_OP = 'UPDATE' THEN DELETE FROM {table} WHERE {key} = NEW.id; END IF; "
         f"INSERT INTO {table} (gram, {key}) SELECT DISTINCT g, NEW.id "
         f"FROM bidding_search_grams(VARIADIC ARRAY[{values}]::text[]) AS g; "
         f"RETURN NULL; END $$",
         f"DROP TRIGGER IF EXISTS {function} ON {source}",
-        f"CREATE TRIGGER {function} AFTER INSERT OR UPDATE OF {cols} ON {source} "
+        f"DROP TRIGGER IF EXISTS {function}_update ON {source}",
+        f"CREATE TRIGGER {function} AFTER INSERT ON {source} "
         f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {function}_update AFTER UPDATE OF {cols} ON {source} "
+        f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION {function}()",
         f"INSERT INTO {table} (gram, {key}) SELECT DISTINCT g, s.id FROM {source} AS s, "
         f"bidding_search_grams(VARIADIC ARRAY[{', '.join(f's.{c}' for c in columns)}]::text[]) "
         f"AS g ON CONFLICT DO NOTHING",
@@ -194,9 +203,14 @@ _POSTGRES_GRAMS_FUNCTION = (
 )
 
 
-def gram_create_statements(dialect: str) -> list[str]:
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def gram_create_statements(dialect: str, schema: str = "public") -> list[str]:
     """The DDL that creates (or re-creates, idempotently) the gram tables, their triggers and
-    their rows for what is already there."""
+    their rows for what is already there; on PostgreSQL in ``schema`` (the migration's
+    ``current_schema()``)."""
     if dialect == "sqlite":
         return [
             f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (n INTEGER PRIMARY KEY)",
@@ -207,7 +221,7 @@ def gram_create_statements(dialect: str) -> list[str]:
         ]
     if dialect == "postgres":
         return [_POSTGRES_GRAMS_FUNCTION,
-                *(sql for spec in _GRAMS.values() for sql in _postgres_gram_ddl(*spec))]
+                *(sql for spec in _GRAMS.values() for sql in _postgres_gram_ddl(*spec, schema))]
     return []
 
 
@@ -223,6 +237,7 @@ def gram_drop_statements(dialect: str) -> list[str]:
         return [
             *(sql for table, source, _, _ in _GRAMS.values() for sql in (
                 f"DROP TRIGGER IF EXISTS {table}_sync ON {source}",
+                f"DROP TRIGGER IF EXISTS {table}_sync_update ON {source}",
                 f"DROP FUNCTION IF EXISTS {table}_sync()",
                 f"DROP TABLE IF EXISTS {table}")),
             "DROP FUNCTION IF EXISTS bidding_search_grams(text[])",

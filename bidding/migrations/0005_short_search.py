@@ -14,8 +14,18 @@ async def _run(statements, schema_editor) -> None:
         await schema_editor.client.execute_script(sql)
 
 
+async def _forward(schema_editor) -> None:
+    client = schema_editor.client
+    dialect = client.capabilities.dialect
+    schema = "public"
+    if dialect == "postgres":
+        _, rows = await client.execute_query("SELECT current_schema()")
+        schema = rows[0][0]
+    await _run(gram_create_statements(dialect, schema), schema_editor)
+
+
 def forward(apps, schema_editor):
-    return _run(gram_create_statements(schema_editor.client.capabilities.dialect), schema_editor)
+    return _forward(schema_editor)
 
 
 def backward(apps, schema_editor):
