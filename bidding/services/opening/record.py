@@ -119,12 +119,16 @@ async def _receipts(ctx: Context, tender: Tender, bids: list[Bid], rows: list[di
     current = {hashlib.sha256(bytes(b.receipt)).hexdigest(): b.id for b in bids if b.receipt}
     receipts = []
     for entry in await receipts_log.tender_entries(ctx, tender_id=tender.id):
-        digest = hashlib.sha256(bytes(entry.receipt or b"")).hexdigest()
+        # Every entry appended for a tender keeps its receipt (signing.log.issue_receipts);
+        # one without would be listed with no digest rather than a made-up one.
+        digest = hashlib.sha256(bytes(entry.receipt)).hexdigest() if entry.receipt else None
         receipts.append({"log_index": entry.index, "receipt_sha256": digest,
-                         "bid_id": current.get(digest)})
+                         "bid_id": current.get(digest) if digest else None})
     index_of = {r["bid_id"]: r["log_index"] for r in receipts if r["bid_id"] is not None}
     for row in rows:
         row["log_index"] = index_of.get(row["bid_id"])
+    # None only for a tender that had no bid left at its deadline: it closes at once, in the
+    # transaction before its deadline head is published (window.begin_opening).
     head = await receipts_log.tender_head(ctx, tender_id=tender.id, reason="deadline")
     return receipts, head.tree_size if head is not None else None
 
