@@ -63,8 +63,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for role, username, password in logins:
         print(f"  {role:<11} {username:<16} {password}")
     address = f"http://{args.host}:{args.port}"
-    default = "http://127.0.0.1:8000"
-    for line in describe(settings, None if address == default else address):
+    # Listening on every address: the client on this machine reaches it on the loopback.
+    wildcard = args.host in ("0.0.0.0", "::", "")  # noqa: S104 - a comparison, not a bind
+    reach = f"http://127.0.0.1:{args.port}" if wildcard else address
+    for line in describe(settings, None if reach == "http://127.0.0.1:8000" else reach):
         print(line)
     print(f"Serving on {address}/")
     _serve(settings, args.host, args.port)

@@ -90,6 +90,12 @@ class Uploader:
             der = saved.read_bytes()
             receipt = read_receipt(der)
             if receipt.package_sha256 == sha256:
+                if (receipt.tender_id, receipt.lot) != (self.tender_id, self.lot):
+                    raise Refused(
+                        f"{saved.name} says this package went to tender {receipt.tender_id} "
+                        f"lot {receipt.lot}, not tender {self.tender_id} lot {self.lot}",
+                        f"{saved.name} 表明该投标文件已提交至项目 {receipt.tender_id} 第 "
+                        f"{receipt.lot} 标段，而不是项目 {self.tender_id} 第 {self.lot} 标段")
                 self._check_still_current(sha256)
                 return Outcome(der, receipt, saved, resent=False)
         answer = self._with_retries(lambda: self._upload(sha256, size))

@@ -663,6 +663,7 @@ def test_tender_lifecycle_in_the_browser(server: Server, tmp_path: Path) -> None
             objection.get_by_role("button", name="答复异议", exact=True).click()
             # The answer leads back to the opening page, at its objections.
             expect(live).to_have_url(re.compile(r"/opening\?done=answered#objections$"))
+            expect(live.get_by_role("status")).to_have_text("答复已发布。")
             objection = live.locator(".panel", has_text="尚未解密，请说明如何处理")
             expect(objection).to_contain_text("视为撤销投标文件")
             shot(live, "opening-objection-answered")

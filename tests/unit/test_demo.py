@@ -169,8 +169,8 @@ def test_the_pkcs12_files_exist_and_load(demo: tuple[Settings, Logins]) -> None:
     assert any(str(directory.resolve()) in line for line in pki.describe(settings))
     # A demo away from the client's default address says where it is.
     assert not any("EBID_SERVER" in line for line in pki.describe(settings))
-    assert any("export EBID_SERVER=http://0.0.0.0:8102 " in line
-               for line in pki.describe(settings, "http://0.0.0.0:8102"))
+    assert any("export EBID_SERVER=http://127.0.0.1:8102 " in line
+               for line in pki.describe(settings, "http://127.0.0.1:8102"))
     assert P12_PASSWORD in (directory / "README.txt").read_text(encoding="utf-8")
 
 

@@ -247,6 +247,10 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     assert again.status == 1
     assert "this package was withdrawn (2026-03-02T02:00:00Z)" in again.err
     fake.bids[0].status = "submitted"
+    # ... and a receipt for another tender or lot is not taken for this one
+    wrong = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
+                str(TENDER), "--lot", "1")
+    assert wrong.status == 1 and f"went to tender {TENDER} lot 2, not tender" in wrong.err
 
     # the receipt: pinned certificate, the package, the log with and without the log key
     checked = run("--server", url, "verify-receipt", str(receipt), "--package", str(package),
