@@ -34,6 +34,12 @@ def _lang(args: argparse.Namespace) -> str:
     return str(args.lang)
 
 
+def _t(args: argparse.Namespace, en: str, zh: str) -> str:
+    """The client's own words in the language of --lang (the platform's reasons come in it
+    already)."""
+    return zh if _lang(args) == "zh" else en
+
+
 def _server(args: argparse.Namespace) -> str:
     return str(args.server or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).rstrip("/")
 
@@ -108,11 +114,13 @@ def cmd_login(args: argparse.Namespace) -> int:
         user = {}
     _store().update(api.base_url, token=token, user=user)
     name = user.get("display_name") or user.get("username") or ""
-    print(f"logged in to {api.base_url} as {name}".rstrip())
+    print(_t(args, f"logged in to {api.base_url} as {name}".rstrip(),
+             f"已登录 {api.base_url}：{name}".rstrip("：")))
     link = answer.get("login_url")
     if isinstance(link, str) and link:
         url = api.base_url + link if link.startswith("/") else link
-        print(f"browser login link (valid 2 minutes, once): {url}")
+        print(_t(args, f"browser login link (valid 2 minutes, once): {url}",
+                 f"浏览器登录链接（2 分钟内有效，仅可使用一次）：{url}"))
         if not args.no_browser:
             webbrowser.open(url)
     return 0
@@ -124,8 +132,8 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         args.password_file or os.environ.get(credentials.PASSWORD_ENV)) else None
     key = credentials.new_x25519(path, secret)
     public = key.public_key()
-    print(f"X25519 encryption key written to {path}")
-    print(f"key id {key_id(public)}")
+    print(_t(args, f"X25519 encryption key written to {path}", f"X25519 加密密钥已写入 {path}"))
+    print(_t(args, f"key id {key_id(public)}", f"密钥标识 {key_id(public)}"))
     print(public.public_bytes(serialization.Encoding.PEM,
                               serialization.PublicFormat.SubjectPublicKeyInfo).decode(), end="")
     return 0
@@ -168,10 +176,13 @@ def cmd_manifest(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(data)
     else:
         args.output.write_bytes(data)
-        print(f"manifest written to {args.output}; sign exactly these bytes, for example:\n"
-              f"  openssl cms -sign -binary -outform DER -signer cert.pem -inkey key.pem "
-              f"-in {args.output} -out manifest.p7s\n"
-              "then seal the same files with the same options and --signature manifest.p7s",
+        command = (f"  openssl cms -sign -binary -outform DER -signer cert.pem -inkey key.pem "
+                   f"-in {args.output} -out manifest.p7s\n")
+        print(_t(args, f"manifest written to {args.output}; sign exactly these bytes, for "
+                       f"example:\n{command}then seal the same files with the same options "
+                       "and --signature manifest.p7s",
+                 f"投标清单已写入 {args.output}；请对这些字节原样签名，例如：\n{command}"
+                 "然后用相同的文件和选项并加上 --signature manifest.p7s 封装"),
               file=sys.stderr)
     return 0
 
@@ -207,10 +218,14 @@ def cmd_seal(args: argparse.Namespace) -> int:
         opening_public_key=tender.setup.public_key, bidder_public_key=bidder_key.public_key(),
         mode=tender.mode, manifest_signature=signature,
     )
-    print(f"sealed {len(sealed.files)} file(s) into {args.output}")
-    print(f"tender {declared.tender_id} lot {declared.lot}, price {declared.price}, key mode "
-          f"{tender.mode}, {sealed.size} bytes")
-    print(f"package SHA-256 {sealed.package_sha256}")
+    print(_t(args, f"sealed {len(sealed.files)} file(s) into {args.output}",
+             f"已将 {len(sealed.files)} 个文件封装为 {args.output}"))
+    print(_t(args, f"tender {declared.tender_id} lot {declared.lot}, price {declared.price}, "
+                   f"key mode {tender.mode}, {sealed.size} bytes",
+             f"招标项目 {declared.tender_id} 第 {declared.lot} 标段，报价 {declared.price}，"
+             f"解密方式 {tender.mode}，{sealed.size} 字节"))
+    print(_t(args, f"package SHA-256 {sealed.package_sha256}",
+             f"投标文件 SHA-256 {sealed.package_sha256}"))
     return 0
 
 
@@ -220,15 +235,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
     api = _api(args)
     uploader = upload.Uploader(api, package=args.package, tender_id=args.tender, lot=args.lot,
                                chunk_size=args.chunk_size, retries=args.retries,
-                               delay=args.retry_delay,
+                               delay=args.retry_delay, lang=_lang(args),
                                say=lambda text: print(text, file=sys.stderr))
     outcome = uploader.run()
     store = _store()
     signer = verify.receipt_signer(outcome.receipt_der)
     if signer is not None and not store.get(api.base_url).get("receipt_certificate"):
         store.update(api.base_url, receipt_certificate=verify.pem(signer))
-    print(("accepted; receipt saved to " if outcome.resent else "already accepted; receipt ")
-          + str(outcome.path))
+    if outcome.resent:
+        print(_t(args, f"accepted; receipt saved to {outcome.path}",
+                 f"平台已接收；回执已保存到 {outcome.path}"))
+    else:
+        print(_t(args, f"already accepted; receipt {outcome.path}",
+                 f"此前已被接收（仍为当前投标文件）；回执 {outcome.path}"))
     print(upload.show(outcome.receipt))
     return 0
 
@@ -290,15 +309,22 @@ def _check_pair(signer: credentials.Holder, encryption: credentials.Holder) -> N
                       f"{theirs or '无'}，签名证书的为 {mine}）")
 
 
+_DECRYPTION_ZH = {"decrypted": "已解密", "recovered": "已由开标人员密钥解密",
+                  "pending": "待解密", "failed_bidder": "解密失败（投标人原因）",
+                  "failed_platform": "解密失败（平台原因）"}
+
+
 def cmd_decrypt(args: argparse.Namespace) -> int:
     signer = _holder(_signing_p12(args, "the key is sent signed by the bid's signing "
                                         "certificate", "密钥须用投标签名证书签名后发送"), args)
     key = _encryption_key(args)
     results = opening.decrypt(_api(args), tender_id=args.tender, signer=signer, key=key,
-                              package=args.package)
+                              package=args.package, lang=_lang(args))
     for result in results:
         detail = f" ({result.detail})" if result.detail else ""
-        print(f"bid {result.bid_id} lot {result.lot}: {result.decryption}{detail}")
+        print(_t(args, f"bid {result.bid_id} lot {result.lot}: {result.decryption}{detail}",
+                 f"投标 {result.bid_id} 第 {result.lot} 标段："
+                 f"{_DECRYPTION_ZH.get(result.decryption, result.decryption)}{detail}"))
     refused = [result for result in results if result.refused]
     if refused:
         raise Refused(f"{len(refused)} of the keys were refused",
@@ -308,7 +334,9 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
 
 def cmd_share(args: argparse.Namespace) -> int:
     answer = opening.share(_api(args), tender_id=args.tender, key=_encryption_key(args))
-    print(f"share accepted: {answer.get('submitted')} of {answer.get('threshold')} needed")
+    print(_t(args, f"share accepted: {answer.get('submitted')} of {answer.get('threshold')} "
+                   "needed",
+             f"密钥份额已接受：已有 {answer.get('submitted')} 份，需 {answer.get('threshold')} 份"))
     return 0
 
 

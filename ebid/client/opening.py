@@ -72,11 +72,13 @@ def _header(api: Api, tender_id: int, bid: dict[str, Any],
 
 def decrypt(api: Api, *, tender_id: int, signer: Holder, key: RecipientPrivateKey,
             package: Path | None = None,
-            say: Callable[[str], None] = print) -> list[BidResult]:
+            say: Callable[[str], None] = print, lang: str = "en") -> list[BidResult]:
     """Send the key of each of the caller's pending bids on the tender; their outcomes."""
     state = api.get_json(f"/api/v1/tenders/{tender_id}/opening")
     if isinstance(state, dict) and state.get("decryption_ends_at"):
         say(f"opening of tender {tender_id}: {state.get('status')}, decryption window ends "
+            f"{state['decryption_ends_at']}" if lang != "zh" else
+            f"招标项目 {tender_id} 开标：{state.get('status')}，解密截止 "
             f"{state['decryption_ends_at']}")
     bids = state.get("bids") if isinstance(state, dict) else None
     mine = [bid for bid in bids or [] if isinstance(bid, dict) and bid.get("mine")]

@@ -72,7 +72,7 @@ class Uploader:
     def __init__(self, api: Api, *, package: Path, tender_id: int, lot: int,
                  chunk_size: int = DEFAULT_CHUNK, retries: int = 8, delay: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print, lang: str = "en") -> None:
         self.api = api
         self.package = package
         self.tender_id = tender_id
@@ -82,6 +82,7 @@ class Uploader:
         self.delay = delay
         self.sleep = sleep
         self.say = say
+        self.lang = lang
 
     def run(self) -> Outcome:
         sha256, size = digest(self.package)
@@ -143,7 +144,9 @@ class Uploader:
                 if failures > self.retries:
                     raise
                 wait = min(self.delay * 2 ** (failures - 1), 30.0)
-                self.say(f"{error.what}; retrying in {wait:g} s ({failures}/{self.retries})")
+                count = f"{failures}/{self.retries}"
+                self.say(f"{error.what}; retrying in {wait:g} s ({count})" if self.lang != "zh"
+                         else f"{error.message('zh-CN')}；{wait:g} 秒后重试（{count}）")
                 self.sleep(wait)
 
     def _upload(self, sha256: str, size: int) -> dict[str, Any]:
@@ -185,7 +188,9 @@ class Uploader:
             else:
                 offset = status.get("offset") if isinstance(status, dict) else None
                 if isinstance(offset, int) and 0 <= offset <= size:
-                    self.say(f"resuming upload {state['upload_id']} at byte {offset} of {size}")
+                    self.say(f"resuming upload {state['upload_id']} at byte {offset} of {size}"
+                             if self.lang != "zh" else
+                             f"续传上传 {state['upload_id']}：从第 {offset} 字节起，共 {size} 字节")
                     return state["upload_id"], offset, int(state.get("chunk_size") or
                                                             self.chunk_size)
         answer = self.api.post_json(f"/api/v1/tenders/{self.tender_id}/uploads",

@@ -206,7 +206,7 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
                   "--items", str(items), "--duration-days", "180", "--quality", "合格",
                   "--project-manager", "王工", "--machine-root", str(tmp_path / "no-sys"))
     assert result.status == 0, result.err
-    assert "key mode either" in result.out
+    assert "解密方式 either" in result.out  # the client speaks Chinese unless $LANG is en
 
     # the package opens with the bidder's encryption key and says what was declared
     with package.open("rb") as stream:
@@ -228,17 +228,21 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     result = run("--server", url, "submit", str(package), "--tender", str(TENDER), "--lot",
                  "2", "--retry-delay", "0")
     assert result.status == 0, result.err
-    assert "retrying" in result.err
+    assert "秒后重试" in result.err
     assert fake.bids[0].package == package.read_bytes()
     receipt = package.with_name("bid.sealed.receipt.p7m")
     assert receipt.exists()
     assert hashlib.sha256(package.read_bytes()).hexdigest() in result.out
     assert not package.with_name("bid.sealed.upload.json").exists()
 
-    # once more: the saved receipt, nothing sent
-    again = run("--server", url, "submit", str(package), "--tender", str(TENDER), "--lot", "2")
+    # once more: the saved receipt, nothing sent (and the client's own words in Chinese)
+    again = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
+                str(TENDER), "--lot", "2")
     assert again.status == 0
     assert "already accepted" in again.out
+    again_zh = run("--lang", "zh", "--server", url, "submit", str(package), "--tender",
+                   str(TENDER), "--lot", "2")
+    assert again_zh.status == 0 and "此前已被接收" in again_zh.out
     assert len(fake.bids) == 1
     # ... unless the bid was withdrawn since: the platform would refuse it, and so does this
     fake.bids[0].status = "withdrawn"
@@ -275,14 +279,14 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     assert checked.status == 1 and "FAIL  receipt" in checked.out
 
     # the opening: the data key, signed, from the downloaded header
-    result = run("--server", url, "decrypt", "--tender", str(TENDER), "--enc-p12",
-                 str(bidder.enc_p12))
+    result = run("--lang", "en", "--server", url, "decrypt", "--tender", str(TENDER),
+                 "--enc-p12", str(bidder.enc_p12))
     assert result.status == 0, result.err
     assert "bid 1 lot 2: decrypted" in result.out
     assert base64.b64decode(fake.keys_received[0]["data_key"]) == data_key
     result = run("--server", url, "decrypt", "--tender", str(TENDER), "--enc-p12",
                  str(bidder.enc_p12), "--package", str(package))
-    assert result.status == 0 and "decrypted" in result.out
+    assert result.status == 0 and "投标 1 第 2 标段：已解密" in result.out
     assert len(fake.keys_received) == 1  # nothing sent for a bid no longer pending
 
 
@@ -365,7 +369,7 @@ def test_both_mode_sends_the_bidders_half(run, platform, bidder: Holder, files: 
         result = run("--server", url, "share", "--tender", str(TENDER), "--enc-p12",
                      str(officers[role].enc_p12))
         assert result.status == 0, result.err
-    assert "2 of 2" in result.out
+    assert "已有 2 份，需 2 份" in result.out
     shares = list(fake.shares.values())
     opening_key = recover_private_key(shares, setup)
     data_key = unwrap_data_key(header, opening_key, "opening", other_share=half)
