@@ -11,6 +11,7 @@ import os
 import sys
 import webbrowser
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
     declared = _declared(args)
     holder = _holder(_signing_p12(args, "the bid is signed with the company's signing "
                                         "certificate", "投标文件须用单位的签名证书签名"), args)
+    _check_validity(holder)
     if args.enc_p12 is not None:
         encryption = _holder(args.enc_p12, args)
         _check_pair(holder, encryption)
@@ -294,6 +296,27 @@ def _signing_p12(args: argparse.Namespace, why: str, why_zh: str) -> Path:
         if beside.exists():
             return beside
     raise Refused(f"give --p12: {why}", f"请给出 --p12：{why_zh}")
+
+
+def clock() -> datetime:
+    """This machine's time (tests replace it with a fixed one)."""
+    return datetime.now(UTC)
+
+
+def _check_validity(holder: credentials.Holder) -> None:
+    """A signing certificate outside its validity now: the platform would refuse the bid
+    after the whole upload; say so before sealing. By this machine's clock: the platform
+    judges by when the last byte arrives, so this only catches what is plainly wrong."""
+    cert, now = holder.certificate, clock()
+    when = "%Y-%m-%d %H:%M UTC"
+    if now >= cert.not_valid_after_utc:
+        raise Refused(f"the signing certificate in {holder.path} expired on "
+                      f"{cert.not_valid_after_utc:{when}}",
+                      f"{holder.path} 中的签名证书已于 {cert.not_valid_after_utc:{when}} 过期")
+    if now < cert.not_valid_before_utc:
+        raise Refused(f"the signing certificate in {holder.path} is valid only from "
+                      f"{cert.not_valid_before_utc:{when}}",
+                      f"{holder.path} 中的签名证书自 {cert.not_valid_before_utc:{when}} 起才有效")
 
 
 def _check_pair(signer: credentials.Holder, encryption: credentials.Holder) -> None:

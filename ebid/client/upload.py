@@ -23,7 +23,8 @@ from ebid.client.platform import b64decode
 from ebid.client.session import write_private
 from signing.cms import verify_attached
 from signing.receipts import BadReceipt, Receipt
-from signing.sealed.errors import BadSignature
+from signing.sealed import read_header
+from signing.sealed.errors import BadSignature, SealedBidRefused
 
 READ_SIZE = 1024 * 1024
 # A bid's status once it is no longer the current one: (English, Chinese) as refusals say it.
@@ -84,19 +85,32 @@ class Uploader:
         self.say = say
         self.lang = lang
 
+    def _check_header(self) -> None:
+        """Refuse before sending a byte what the platform would refuse for its header: not a
+        sealed package, or sealed for another tender or lot."""
+        try:
+            with self.package.open("rb") as stream:
+                header = read_header(stream)
+        except SealedBidRefused as error:
+            name = self.package.name
+            raise Refused(f"{name} is not a sealed bid package: {error.message('en')}",
+                          f"{name} 不是密封投标文件：{error.message('zh-CN')}") from error
+        if (header.tender, header.lot) != (str(self.tender_id), str(self.lot)):
+            raise Refused(f"{self.package.name} was sealed for tender {header.tender} lot "
+                          f"{header.lot}, not tender {self.tender_id} lot {self.lot}",
+                          f"{self.package.name} 是为项目 {header.tender} 第 {header.lot} 标段"
+                          f"封装的，而不是项目 {self.tender_id} 第 {self.lot} 标段")
+
     def run(self) -> Outcome:
+        self._check_header()
         sha256, size = digest(self.package)
         saved = receipt_path(self.package)
         if saved.exists():
             der = saved.read_bytes()
             receipt = read_receipt(der)
+            # Same bytes, so the same tender and lot as checked above: the platform took
+            # only a package whose header names the tender and lot it was sent to.
             if receipt.package_sha256 == sha256:
-                if (receipt.tender_id, receipt.lot) != (self.tender_id, self.lot):
-                    raise Refused(
-                        f"{saved.name} says this package went to tender {receipt.tender_id} "
-                        f"lot {receipt.lot}, not tender {self.tender_id} lot {self.lot}",
-                        f"{saved.name} 表明该投标文件已提交至项目 {receipt.tender_id} 第 "
-                        f"{receipt.lot} 标段，而不是项目 {self.tender_id} 第 {self.lot} 标段")
                 self._check_still_current(sha256)
                 return Outcome(der, receipt, saved, resent=False)
         answer = self._with_retries(lambda: self._upload(sha256, size))

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from fakeplatform import NOW, PASSWORD, TENDER, TOKEN, Holder, Platform, serve
 
-from ebid.client import sealing
+from ebid.client import cli, sealing
 from ebid.client.cli import main
 from ebid.client.errors import Refused
 from signing.opening_key import (
@@ -38,6 +39,12 @@ from signing.sealed import inspect, open_sealed, read_header, unwrap_data_key
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> DevPKI:
     return DevPKI.create(tmp_path_factory.mktemp("pki"), now=NOW, families=("ec",))
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's clock at the fake platform's time, as the certificates were issued."""
+    monkeypatch.setattr(cli, "clock", lambda: NOW)
 
 
 def _holder(pki: DevPKI, directory: Path, name: str, **issue: object) -> Holder:
@@ -195,6 +202,12 @@ def test_seal_finds_the_signing_file_and_refuses_another_companys_pair(
     assert foreign.status == 1
     assert "is not this company's encryption certificate" in foreign.err
     assert not (tmp_path / "c.sealed").exists()
+    # A signing certificate out of its validity is refused before sealing.
+    lapsed = _holder(pki, tmp_path, "过期建设有限公司", kind="company",
+                     not_before=NOW - timedelta(days=400), days=365)
+    expired = run(*base, "--p12", str(lapsed.p12), "--enc-p12", str(lapsed.enc_p12),
+                  "-o", str(tmp_path / "d.sealed"), *map(str, files))
+    assert expired.status == 1 and "expired on 2026-01-26 01:00 UTC" in expired.err
 
 
 def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[Path],
@@ -251,10 +264,13 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
     assert again.status == 1
     assert "this package was withdrawn (2026-03-02T02:00:00Z)" in again.err
     fake.bids[0].status = "submitted"
-    # ... and a receipt for another tender or lot is not taken for this one
+    # ... and a package for another tender or lot is refused before a byte is sent
+    uploads = len(fake.uploads)
     wrong = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
                 str(TENDER), "--lot", "1")
-    assert wrong.status == 1 and f"went to tender {TENDER} lot 2, not tender" in wrong.err
+    assert wrong.status == 1
+    assert f"was sealed for tender {TENDER} lot 2, not tender {TENDER} lot 1" in wrong.err
+    assert len(fake.uploads) == uploads
 
     # the receipt: pinned certificate, the package, the log with and without the log key
     checked = run("--server", url, "verify-receipt", str(receipt), "--package", str(package),
@@ -463,7 +479,8 @@ def test_refusals_exit_1_with_the_reason(run, tmp_path: Path) -> None:
     assert result.status == 1 and "http" in result.err
     result = run("--lang", "en", "--server", "http://127.0.0.1:9", "submit", __file__,
                  "--tender", "1", "--retries", "0")
-    assert result.status == 1 and "cannot be reached" in result.err
+    # Not a package: said before anything is sent (the platform would refuse it whole)
+    assert result.status == 1 and "is not a sealed bid package" in result.err
 
 
 def test_keygen_keeps_an_existing_key(run, client_home: Path) -> None:
