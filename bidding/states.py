@@ -59,13 +59,57 @@ def target(status: S, action: str) -> S:
     """The state ``action`` leads to from ``status``, or TransitionNotAllowed."""
     sources, to = TRANSITIONS[action]
     if status not in sources:
-        raise TransitionNotAllowed(state=status.value, action=action)
+        raise not_allowed(status, action)
     return to
+
+
+# The words a refusal uses for a state and an action, (Chinese, English).
+STATE_WORDS: dict[S, tuple[str, str]] = {
+    S.DRAFT: ("入场登记", "a draft"), S.PUBLISHED: ("投标中", "taking bids"),
+    S.SUSPENDED: ("暂停", "suspended"), S.OPENING: ("开标解密中", "in its decryption window"),
+    S.OPENED: ("已开标", "opened"), S.FAILED: ("流标", "failed"),
+    S.PUBLICITY: ("中标候选人公示中", "in its candidates' publicity"),
+    S.AWARDED: ("已发中标通知书", "awarded"), S.CONTRACTED: ("合同已登记", "under contract"),
+    S.CLOSED: ("已归档", "closed"),
+}
+ACTION_WORDS: dict[str, tuple[str, str]] = {
+    "publish": ("发布", "Publishing"), "suspend": ("暂停", "Suspending"),
+    "resume": ("恢复", "Resuming"), "begin_opening": ("开标", "Opening"),
+    "open": ("结束开标", "Ending the opening"), "fail": ("流标", "Failing the tender"),
+    "publish_candidates": ("公示中标候选人", "Publishing the candidates"),
+    "award": ("发出中标通知书", "Awarding"),
+    "register_contract": ("登记合同", "Registering the contract"),
+    "close": ("归档", "Closing"), "edit": ("修改", "Editing"),
+    "upload_document": ("上传招标文件", "Uploading documents"),
+    "invite": ("邀请投标人", "Inviting"),
+    "clarify": ("发布澄清", "Clarifying"), "postpone": ("延期", "Postponing"),
+    "register": ("报名", "Registering"),
+    "download": ("下载招标文件", "Downloading the documents"),
+    "ask": ("提问", "Asking"), "submit_bid": ("递交投标文件", "Submitting a bid"),
+    "withdraw_bid": ("撤回投标文件", "Withdrawing a bid"),
+    "object_documents": ("对招标文件提出异议", "Objecting to the documents"),
+    "object_opening": ("对开标提出异议", "Objecting at the opening"),
+    "send_key": ("提交解密密钥", "Sending a decryption key"),
+    "send_share": ("提交开标密钥份额", "Sending a key share"),
+    "object_candidates": ("对中标候选人提出异议", "Objecting to the candidates"),
+    "answer_objection": ("答复异议", "Answering an objection"),
+    "record_deposit": ("登记保证金", "Recording a deposit"),
+    "enter_ranking": ("录入评标排名", "Entering the ranking"),
+    "file_report": ("提交书面报告", "Filing the report"), "rerun": ("重新招标", "Re-running"),
+}
+
+
+def not_allowed(status: S, action: str) -> TransitionNotAllowed:
+    """The refusal of ``action`` in ``status``, in words."""
+    state_zh, state_en = STATE_WORDS.get(status, (status.value, status.value))
+    action_zh, action_en = ACTION_WORDS.get(action, ("", ""))
+    return TransitionNotAllowed(state=status.value, action=action, state_zh=state_zh,
+                                state_en=state_en, action_zh=action_zh, action_en=action_en)
 
 
 def check_allowed(status: S, action: str) -> None:
     if status not in ALLOWED_IN[action]:
-        raise TransitionNotAllowed(state=status.value, action=action)
+        raise not_allowed(status, action)
 
 
 def is_sealed(status: S) -> bool:

@@ -66,6 +66,16 @@ class PayloadTooLarge(DomainError):
 
 
 class TransitionNotAllowed(DomainError):
+    """``state`` and ``action`` are codes; the domain that raises it may name them in words
+    for the message (``state_zh``, ``action_en``, ...), else the codes are shown."""
+
     code = "transition_not_allowed"
-    zh = "当前状态（{state}）不允许执行“{action}”"
-    en = "Action '{action}' is not allowed in state '{state}'"
+    zh = "当前状态（{state_zh}）不允许{action_zh}"
+    en = "{action_en} is not allowed while the tender is {state_en}"
+
+    def __init__(self, *, state: str, action: str, state_zh: str = "", state_en: str = "",
+                 action_zh: str = "", action_en: str = "") -> None:
+        super().__init__(state=state, action=action, state_zh=state_zh or state,
+                         state_en=state_en or f"'{state}'",
+                         action_zh=action_zh or f"执行“{action}”",
+                         action_en=action_en or f"Action '{action}'")

@@ -11,11 +11,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bidding import forms, services
+from bidding import forms, services, states
 from bidding.exceptions import InvalidInput, NotAllowedForTender
 from bidding.models import Category, Method
 from bidding.services import queries, rooms
-from kernel.errors import TransitionNotAllowed
 from kernel.http import actor_of, form_of, redirect
 
 
@@ -68,7 +67,7 @@ async def tender_edit(request: Request) -> Response:
     if "edit" not in view.actions:
         # Only the owning agency, and only while the tender is a draft.
         raise (NotAllowedForTender() if not view.is_owner
-               else TransitionNotAllowed(state=view.tender.status.value, action="edit"))
+               else states.not_allowed(view.tender.status, "edit"))
     if request.method == "GET":
         return await _render_form(request, tender=view.tender)
     form = await form_of(request)

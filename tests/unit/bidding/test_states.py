@@ -32,7 +32,8 @@ def test_every_transition_from_every_state(action: str, status: S) -> None:
     else:
         with pytest.raises(TransitionNotAllowed) as info:
             states.target(status, action)
-        assert status.value in info.value.message("en")
+        assert info.value.params["state"] == status.value
+        assert states.STATE_WORDS[status][1] in info.value.message("en")
 
 
 def test_table_has_no_transition_the_tests_do_not_know() -> None:
@@ -63,3 +64,14 @@ def test_the_opening_is_not_sealed_and_takes_keys_and_objections() -> None:
     assert states.ALLOWED_IN["object_opening"] == {S.OPENING, S.OPENED}
     with pytest.raises(TransitionNotAllowed):
         states.check_allowed(S.OPENING, "submit_bid")
+
+
+def test_refusals_name_the_state_and_the_action_in_words() -> None:
+    assert set(states.STATE_WORDS) == set(S)
+    assert set(states.ACTION_WORDS) >= set(states.ALLOWED_IN) | set(states.TRANSITIONS)
+    with pytest.raises(TransitionNotAllowed) as refused:
+        states.check_allowed(S.OPENED, "send_share")
+    assert refused.value.message("zh-CN") == "当前状态（已开标）不允许提交开标密钥份额"
+    assert refused.value.message("en") == (
+        "Sending a key share is not allowed while the tender is opened")
+    assert refused.value.params["state"] == "opened"  # the codes stay for programs
