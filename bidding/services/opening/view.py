@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from bidding import states
-from bidding.exceptions import NotFound, OpenedFilesWithheld, TenderNotFound
+from bidding.exceptions import NotFound, TenderNotFound
 from bidding.models import (
     Bid,
     BidFile,
@@ -50,13 +50,14 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
         raise TenderNotFound()
     count = await opening_shares.share_count(tender_id)
     sealed = states.is_sealed(tender.status)
+    withheld = tender.status == TenderStatus.OPENING
     out: dict[str, Any] = {
         "tender_id": tender.id, "status": tender.status.value, "mode": tender.key_mode.value,
         "deadline_at": tender.deadline_at, "decryption_ends_at": tender.decryption_ends_at,
         "now": ctx.clock.now(), "bids": [], "objections": [], "incidents": [],
         "shares": {"submitted": count.submitted if not sealed else 0,
                    "threshold": count.threshold},
-        "record": None, "prices_withheld": tender.status == TenderStatus.OPENING,
+        "record": None, "prices_withheld": withheld,
         "failed_lots": [],
     }
     if sealed:
@@ -69,7 +70,6 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
         {b.organization_id for b in bids} | {o.organization_id for o in objections})
     # The decrypted files: to the bidder itself, and after the window to the tender's agency
     # and the supervisors.
-    withheld = tender.status == TenderStatus.OPENING
     insider = (is_owner or actor.has(Role.SUPERVISOR)) and not withheld
     readers = {b.id for b in bids if insider or _own(actor, b)}
     files: dict[int, list[dict[str, Any]]] = {}
@@ -123,9 +123,7 @@ async def signed_record(tender_id: int) -> bytes:
 async def opened_file(ctx: Context, *, actor: Actor, bid_id: int, file_id: int) -> BidFile:
     """A decrypted file of a bid, for its bidder, or for the agency and supervisors once the
     decryption window is over (opening_view says why not before); every read is audited."""
-    bid = await bid_for_owner(actor, bid_id)
-    if bid.tender.status == TenderStatus.OPENING and not _own(actor, bid):
-        raise OpenedFilesWithheld()
+    bid = await bid_for_owner(actor, bid_id)  # which refuses insiders during the window
     item = await BidFile.get_or_none(id=file_id, bid_id=bid.id)
     if item is None:
         raise NotFound()
