@@ -362,6 +362,11 @@ def test_the_log_checks_fail_with_their_reason(run, platform, bidder: Holder,
                                     serialization.PublicFormat.SubjectPublicKeyInfo))
     result = run("--server", url, "verify-receipt", receipt, "--log-key", str(other_key))
     assert result.status == 1 and "not signed by this log key" in result.out
+    # The log out of reach: the check is said to have failed, and the verdict still printed.
+    result = run("--server", "http://127.0.0.1:9", "verify-receipt", receipt, "--log")
+    assert result.status == 1
+    assert "FAIL  the log: the platform cannot be reached" in result.out
+    assert result.out.rstrip().endswith("FAILED")
 
 
 def test_both_mode_sends_the_bidders_half(run, platform, bidder: Holder, files: list[Path],
