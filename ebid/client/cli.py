@@ -254,6 +254,27 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    """Withdraw the current bid whose package is PKG (found by its SHA-256 among one's bids)."""
+    if not args.package.is_file():
+        raise Refused(f"{args.package} is not a file", f"{args.package} 不是文件")
+    sha256, _ = upload.digest(args.package)
+    api = _api(args)
+    tender = api.get_json(f"/api/v1/tenders/{args.tender}")
+    mine = tender.get("mine") if isinstance(tender, dict) else None
+    bids = mine.get("bids") if isinstance(mine, dict) else None
+    found = [b for b in bids if isinstance(b, dict) and b.get("sha256") == sha256] if isinstance(
+        bids, list) else []
+    if not found:
+        raise Refused(f"no bid of yours on tender {args.tender} is this package",
+                      f"您在招标项目 {args.tender} 中没有以该文件提交的投标")
+    answer = api.post_json(f"/api/v1/tenders/{args.tender}/bids/{found[0]['id']}/withdraw", {})
+    ended = answer.get("ended_at") if isinstance(answer, dict) else None
+    print(_t(args, f"bid {found[0]['id']} withdrawn ({ended})",
+             f"投标 {found[0]['id']} 已撤回（{ended}）"))
+    return 0
+
+
 def cmd_verify_receipt(args: argparse.Namespace) -> int:
     report = verify.Report(say=print)
     try:
@@ -448,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--retries", type=int, default=8, metavar="N")
     submit.add_argument("--retry-delay", type=float, default=1.0, metavar="SECONDS")
     submit.set_defaults(func=cmd_submit)
+
+    withdraw = sub.add_parser("withdraw", help="withdraw the current bid sent as PKG")
+    withdraw.add_argument("package", type=Path, metavar="PKG")
+    withdraw.add_argument("--tender", type=int, required=True, metavar="T")
+    withdraw.set_defaults(func=cmd_withdraw)
 
     check = sub.add_parser("verify-receipt", help="check a receipt, its package and the log")
     check.add_argument("receipt", type=Path, metavar="RECEIPT")

@@ -168,6 +168,12 @@ class Platform:
                  "package_sha256": hashlib.sha256(bid.package).hexdigest()}
                 for bid in self.bids], "shares": {"submitted": len(self.shares),
                                                   "threshold": self.setup.threshold}}
+        if len(parts) == 5 and parts[2] == "bids" and parts[4] == "withdraw":
+            bid = self._bid(int(parts[3]))
+            if bid.status != "submitted":
+                return 409, {"error": "bid_not_current", "message": "not the current bid"}
+            bid.status = "withdrawn"
+            return 200, {"id": bid.id, "status": "withdrawn", "ended_at": "2026-03-02T02:00:00Z"}
         if len(parts) == 5 and parts[2] == "bids" and parts[4] == "package":
             return 200, self._bid(int(parts[3])).package
         if len(parts) == 5 and parts[2] == "bids" and parts[4] == "key":

@@ -257,8 +257,14 @@ def test_seal_submit_verify_decrypt(run, platform, bidder: Holder, files: list[P
                    str(TENDER), "--lot", "2")
     assert again_zh.status == 0 and "此前已被接收" in again_zh.out
     assert len(fake.bids) == 1
-    # ... unless the bid was withdrawn since: the platform would refuse it, and so does this
-    fake.bids[0].status = "withdrawn"
+    # ... unless the bid was withdrawn since (here by the client's own command): the platform
+    # would refuse it, and so does this
+    withdrawn = run("--lang", "en", "--server", url, "withdraw", str(package), "--tender",
+                    str(TENDER))
+    assert withdrawn.status == 0 and "bid 1 withdrawn (2026-03-02T02:00:00Z)" in withdrawn.out
+    again_withdrawn = run("--server", url, "withdraw", str(package), "--tender", str(TENDER))
+    assert again_withdrawn.status == 1 and "bid_not_current" in again_withdrawn.err
+    assert fake.bids[0].status == "withdrawn"
     again = run("--lang", "en", "--server", url, "submit", str(package), "--tender",
                 str(TENDER), "--lot", "2")
     assert again.status == 1
