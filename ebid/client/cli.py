@@ -260,18 +260,14 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
         raise Refused(f"{args.package} is not a file", f"{args.package} 不是文件")
     sha256, _ = upload.digest(args.package)
     api = _api(args)
-    tender = api.get_json(f"/api/v1/tenders/{args.tender}")
-    mine = tender.get("mine") if isinstance(tender, dict) else None
-    bids = mine.get("bids") if isinstance(mine, dict) else None
-    found = [b for b in bids if isinstance(b, dict) and b.get("sha256") == sha256] if isinstance(
-        bids, list) else []
-    if not found:
+    found = upload.my_bid(api, args.tender, sha256)
+    if found is None:
         raise Refused(f"no bid of yours on tender {args.tender} is this package",
                       f"您在招标项目 {args.tender} 中没有以该文件提交的投标")
-    answer = api.post_json(f"/api/v1/tenders/{args.tender}/bids/{found[0]['id']}/withdraw", {})
+    answer = api.post_json(f"/api/v1/tenders/{args.tender}/bids/{found['id']}/withdraw", {})
     ended = answer.get("ended_at") if isinstance(answer, dict) else None
-    print(_t(args, f"bid {found[0]['id']} withdrawn ({ended})",
-             f"投标 {found[0]['id']} 已撤回（{ended}）"))
+    print(_t(args, f"bid {found['id']} withdrawn ({ended})",
+             f"投标 {found['id']} 已撤回（{ended}）"))
     return 0
 
 

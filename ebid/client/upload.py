@@ -57,6 +57,16 @@ def digest(path: Path) -> tuple[str, int]:
     return sha256.hexdigest(), size
 
 
+def my_bid(api: Api, tender_id: int, sha256: str) -> dict[str, Any] | None:
+    """The caller's bid on the tender sent as the package of this SHA-256 (the tender's
+    ``mine.bids``, any status), or None."""
+    tender = api.get_json(f"/api/v1/tenders/{tender_id}")
+    mine = tender.get("mine") if isinstance(tender, dict) else None
+    bids = mine.get("bids") if isinstance(mine, dict) else None
+    return next((item for item in bids if isinstance(item, dict)
+                 and item.get("sha256") == sha256), None) if isinstance(bids, list) else None
+
+
 def read_receipt(der: bytes) -> Receipt:
     """The receipt's fields, its CMS signature checked (whose key it is: ``verify-receipt``)."""
     try:
@@ -131,22 +141,16 @@ class Uploader:
         saved receipt is shown as before: it proves receipt, not currency, either way.
         """
         try:
-            tender = self.api.get_json(f"/api/v1/tenders/{self.tender_id}")
+            item = my_bid(self.api, self.tender_id, sha256)
         except Refused:
             return
-        mine = tender.get("mine") if isinstance(tender, dict) else None
-        bids = mine.get("bids") if isinstance(mine, dict) else None
-        for item in bids if isinstance(bids, list) else []:
-            if not isinstance(item, dict) or item.get("sha256") != sha256:
-                continue
-            status = item.get("status")
-            if status in _ENDED:
-                en, zh = _ENDED[status]
-                when = item.get("ended_at") or "?"
-                raise Refused(f"this package was {en} ({when}): a bid once {en} cannot be sent "
-                              "again; seal a new package",
-                              f"该投标文件已{zh}（{when}），不能再次提交；请重新封装投标文件")
+        if item is None or item.get("status") not in _ENDED:
             return
+        en, zh = _ENDED[item["status"]]
+        when = item.get("ended_at") or "?"
+        raise Refused(f"this package was {en} ({when}): a bid once {en} cannot be sent "
+                          "again; seal a new package",
+                          f"该投标文件已{zh}（{when}），不能再次提交；请重新封装投标文件")
 
     def _with_retries(self, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         failures = 0
