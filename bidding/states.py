@@ -114,3 +114,9 @@ def check_allowed(status: S, action: str) -> None:
 
 def is_sealed(status: S) -> bool:
     return status in SEALED_STATES
+
+
+def prices_withheld(status: S) -> bool:
+    """During the decryption window the opened bids' prices and files are nobody's but their
+    bidder's: they are read out together when it ends (docs/decisions/0022)."""
+    return status == S.OPENING

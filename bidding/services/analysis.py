@@ -105,8 +105,8 @@ async def opened_bids_for_analysis(tender_id: int) -> OpenedTender:
     tender = await Tender.get_or_none(id=tender_id)
     # Not during the decryption window either: the prices of the bids opened so far are not
     # read out yet (bidding.services.opening.view).
-    if (tender is None or tender.status in (TenderStatus.DRAFT, TenderStatus.OPENING)
-            or states.is_sealed(tender.status)):
+    if (tender is None or tender.status == TenderStatus.DRAFT
+            or states.is_sealed(tender.status) or states.prices_withheld(tender.status)):
         raise TenderNotFound()
     documents = await TenderDocument.filter(tender_id=tender_id).order_by("-version")
     bids = await Bid.filter(tender_id=tender_id, status=BidStatus.SUBMITTED).prefetch_related(

@@ -362,7 +362,7 @@ async def _current_bids(tender: Tender) -> dict[int, list[dict[str, Any]]]:
     cheapest opened bid before the prices are read out (bidding.services.opening.view). Sorted
     here, not by the database: SQLite keeps a decimal as text, whose order is not the price's.
     """
-    if tender.status == TenderStatus.OPENING:
+    if states.prices_withheld(tender.status):
         return {}
     bids = await Bid.filter(tender_id=tender.id, status=BidStatus.SUBMITTED).prefetch_related(
         "lot"
@@ -428,6 +428,6 @@ async def bid_for_owner(actor: Actor, bid_id: int) -> Bid:
     status = bid.tender.status
     if not own and not (insider and not states.is_sealed(status)):
         raise TenderNotFound()
-    if not own and status == TenderStatus.OPENING:
+    if not own and states.prices_withheld(status):
         raise OpenedFilesWithheld()
     return bid

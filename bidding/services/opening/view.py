@@ -50,7 +50,7 @@ async def opening_view(ctx: Context, *, actor: Actor, tender_id: int) -> dict[st
         raise TenderNotFound()
     count = await opening_shares.share_count(tender_id)
     sealed = states.is_sealed(tender.status)
-    withheld = tender.status == TenderStatus.OPENING
+    withheld = states.prices_withheld(tender.status)
     out: dict[str, Any] = {
         "tender_id": tender.id, "status": tender.status.value, "mode": tender.key_mode.value,
         "deadline_at": tender.deadline_at, "decryption_ends_at": tender.decryption_ends_at,
